@@ -1,0 +1,120 @@
+"""The `cxr-sql` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from cxr_sql import __version__
+
+DEMO_RELEASE = "2.2"
+
+
+def _synth_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "synth",
+        help="generate MIMIC-shaped sources (demo, tests, benchmarks)",
+        description=(
+            "Write synthetic MIMIC-CXR, MIMIC-CXR-JPG and MIMIC-IV sources in the layouts "
+            "PhysioNet distributes: DIR/mimic-cxr, DIR/mimic-cxr-jpg, DIR/mimiciv. "
+            "The same seed and options always give the same bytes."
+        ),
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (0)")
+    parser.add_argument(
+        "--scale",
+        default="small",
+        metavar="SCALE",
+        help="tiny (12 subjects), small (300), full (65,379 as MIMIC-CXR) or a number of "
+        "subjects (default: small)",
+    )
+    parser.add_argument(
+        "--mimiciv-demo",
+        type=Path,
+        metavar="DIR",
+        help="place the studies on the real timeline of the MIMIC-IV demo in DIR "
+        "(e.g. cxr_sql/data/mimic-iv-demo-2.2); its hosp/ and icu/ tables are copied",
+    )
+    parser.add_argument(
+        "--mimiciv-version",
+        choices=("3.1", "2.2"),
+        help="MIMIC-IV release to imitate (default 3.1; the demo is 2.2)",
+    )
+    parser.add_argument("--dicom", action="store_true", help="write one small DICOM per image")
+    parser.add_argument("--dicom-gz", action="store_true", help="write the DICOMs as .dcm.gz")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="worker processes"
+    )
+    parser.add_argument("--force", action="store_true", help="replace earlier output in DIR")
+    parser.set_defaults(run=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from cxr_sql.synth.generate import OutputNotEmpty, SynthOptions, generate
+    from cxr_sql.synth.scale import parse_scale
+
+    try:
+        scale = parse_scale(args.scale)
+    except ValueError as error:
+        return _fail(str(error))
+    version = args.mimiciv_version
+    if args.mimiciv_demo is not None:
+        if version not in (None, DEMO_RELEASE):
+            return _fail(f"--mimiciv-version {version}: the MIMIC-IV demo is release 2.2")
+        if not args.mimiciv_demo.is_dir():
+            return _fail(f"--mimiciv-demo {args.mimiciv_demo}: no such folder")
+    options = SynthOptions(
+        out=args.out,
+        scale=scale,
+        seed=args.seed,
+        mimiciv_version=version or (DEMO_RELEASE if args.mimiciv_demo else "3.1"),
+        mimiciv_demo=args.mimiciv_demo,
+        dicom=args.dicom,
+        dicom_gz=args.dicom_gz,
+        jobs=max(args.jobs, 1),
+        force=args.force,
+    )
+    started = time.monotonic()
+    try:
+        manifest = generate(options)
+    except (OutputNotEmpty, FileNotFoundError) as error:
+        return _fail(str(error))
+    seconds = time.monotonic() - started
+    print(f"wrote synthetic sources to {args.out} in {seconds:.1f} s")
+    for path, rows in manifest["counts"].items():
+        print(f"  {path:50} {rows:>10,} rows")
+    situations = ", ".join(f"{k} {v:,}" for k, v in manifest["situations"].items())
+    print(f"  studies by situation: {situations}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"cxr-sql: error: {message}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxr-sql",
+        description=(
+            "Turn MIMIC-CXR, MIMIC-CXR-JPG and MIMIC-IV files into one local DuckDB "
+            "warehouse with PhysioNet's BigQuery names."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"cxr-sql {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _synth_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

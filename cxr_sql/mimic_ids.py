@@ -1,0 +1,31 @@
+"""Identifier formats and file paths of MIMIC-CXR, shared by the generator and the builders.
+
+subject_id: 8 digits starting with 1; study_id: 8 digits starting with 5;
+dicom_id: 40 hex digits in five dash-separated groups of eight. A patient folder
+`p10000032` sits under `p10`, the first three characters of its name.
+"""
+
+import re
+
+SUBJECT_ID_RE = re.compile(r"1\d{7}")
+STUDY_ID_RE = re.compile(r"5\d{7}")
+DICOM_ID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{8}){4}")
+
+SUBJECT_ID_RANGE = (10_000_000, 20_000_000)
+STUDY_ID_RANGE = (50_000_000, 60_000_000)
+
+
+def patient_folder(subject_id: int) -> str:
+    """`files/p10/p10000032` for subject 10000032."""
+    name = f"p{subject_id}"
+    return f"files/{name[:3]}/{name}"
+
+
+def report_path(subject_id: int, study_id: int) -> str:
+    """Path of a report inside a MIMIC-CXR release: `files/p10/p10000032/s50414267.txt`."""
+    return f"{patient_folder(subject_id)}/s{study_id}.txt"
+
+
+def image_path(subject_id: int, study_id: int, dicom_id: str, suffix: str = ".dcm") -> str:
+    """Path of one image: `files/p10/p10000032/s50414267/<dicom_id>.dcm`."""
+    return f"{patient_folder(subject_id)}/s{study_id}/{dicom_id}{suffix}"

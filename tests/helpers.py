@@ -1,0 +1,35 @@
+"""Helpers shared by the tests: generate sources, find and run the real commands."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cxr_sql.synth.generate import SynthOptions, generate
+from cxr_sql.synth.scale import parse_scale
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED_DEMO = REPO / "cxr_sql" / "data" / "mimic-iv-demo-2.2"
+VENV_BIN = Path(sys.executable).parent
+
+
+def synth(out: Path, scale: str = "tiny", **options) -> Path:
+    generate(SynthOptions(out=out, scale=parse_scale(scale), **options))
+    return out
+
+
+def duckdb_cli() -> str:
+    """The DuckDB CLI the package installs beside its Python (duckdb-cli wheel)."""
+    path = VENV_BIN / "duckdb"
+    found = str(path) if path.exists() else shutil.which("duckdb")
+    assert found, "the duckdb CLI from the duckdb-cli wheel is not installed"
+    return found
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real `cxr-sql` command in a subprocess."""
+    return subprocess.run(
+        [str(VENV_BIN / "cxr-sql"), *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
