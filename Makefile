@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 DEMO_SCALE ?= small
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +14,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## demo: synthesise MIMIC-shaped sources on the real MIMIC-IV demo timeline
+## demo: synthesise sources on the real MIMIC-IV demo timeline, build, query
 demo: $(STAMP)
 	$(BIN)/cxr-sql synth --out $(DEMO_DIR)/sources --scale $(DEMO_SCALE) --force \
 		--mimiciv-demo cxr_sql/data/mimic-iv-demo-2.2
+	$(BIN)/cxr-sql build --warehouse $(DEMO_DIR)/warehouse --mimic-cxr $(DEMO_DIR)/sources/mimic-cxr
+	$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
+		"SELECT section, count(*) AS sections, count(DISTINCT study_id) AS reports \
+		 FROM mimic_cxr.report_sections GROUP BY ALL ORDER BY sections DESC LIMIT 10"
+	$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
+		"SELECT s.study_id, r.has_addendum, left(s.conclusion, 70) AS conclusion \
+		 FROM mimic_cxr.sectioned s JOIN mimic_cxr.reports r USING (study_id) \
+		 ORDER BY r.has_addendum DESC, s.study_id LIMIT 5"
 
 ## test: lint, then the whole test suite
 test: lint
 	$(BIN)/pytest -q
+
+## bench: full-scale figures against baselines, into bench/results.json (not timed in tests)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --scale full
 
 ## lint: ruff lint and format check
 lint: $(STAMP)

@@ -92,6 +92,115 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "build",
+        help="build the warehouse from PhysioNet files",
+        description=(
+            "Read the source folders, validate every row, write Parquet and the DuckDB "
+            "catalog. Exit codes: 0 built, 1 failed, 2 usage error, 3 bad input (a "
+            "source could not be read; the rest was built)."
+        ),
+    )
+    _warehouse_argument(parser)
+    parser.add_argument(
+        "--mimic-cxr",
+        type=Path,
+        metavar="DIR",
+        default=_env_path("MIMIC_CXR_DIR"),
+        help="MIMIC-CXR folder: record and study lists, files/ or mimic-cxr-reports.zip "
+        "(default: $MIMIC_CXR_DIR)",
+    )
+    parser.add_argument(
+        "--reports-from",
+        choices=("auto", "tree", "zip"),
+        default="auto",
+        help="read reports from the files/ tree or the zip (auto: the tree when it has them)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="worker processes"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(run=_run_build)
+
+
+def _env_path(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value) if value else None
+
+
+def _warehouse_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path("warehouse"),
+        metavar="DIR",
+        help="warehouse folder (default: ./warehouse)",
+    )
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from cxr_sql.build import EXIT_USAGE, BuildOptions, run_build
+
+    if args.mimic_cxr is None:
+        _fail("nothing to build: give --mimic-cxr DIR (or set MIMIC_CXR_DIR)")
+        return EXIT_USAGE
+    if not args.mimic_cxr.is_dir():
+        _fail(f"--mimic-cxr {args.mimic_cxr}: no such folder")
+        return EXIT_USAGE
+    options = BuildOptions(
+        warehouse=args.warehouse,
+        mimic_cxr=args.mimic_cxr,
+        reports_from=args.reports_from,
+        jobs=max(args.jobs, 1),
+    )
+    report = run_build(options)
+    if args.json:
+        print(json.dumps([asdict(stage) for stage in report.stages], indent=2))
+    elif not args.quiet:
+        for stage in report.stages:
+            print(stage.line())
+        print(f"warehouse: {args.warehouse / 'mimic.duckdb'}")
+    for stage in report.stages:
+        if stage.error and (args.quiet or args.json):
+            print(f"cxr-sql: error: {stage.name}: {stage.error}", file=sys.stderr)
+    return report.exit_code
+
+
+def _query_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "query",
+        help="run SQL against the warehouse and print a table",
+        description="Run one SQL statement against the warehouse catalog (read-only).",
+    )
+    _warehouse_argument(parser)
+    parser.add_argument("sql", help="the SQL to run")
+    parser.add_argument("--max-rows", type=int, default=40, metavar="N", help="rows to print")
+    parser.set_defaults(run=_run_query)
+
+
+def _run_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from cxr_sql.catalog import CATALOG
+
+    catalog = args.warehouse / CATALOG
+    if not catalog.is_file():
+        return _fail(f"{catalog}: no warehouse here; run cxr-sql build first")
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        try:
+            relation = con.sql(args.sql)
+        except duckdb.Error as error:
+            return _fail(str(error))
+        if relation is not None:
+            relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
 def _fail(message: str) -> int:
     print(f"cxr-sql: error: {message}", file=sys.stderr)
     return 2
@@ -108,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cxr-sql {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _synth_parser(commands)
+    _build_parser(commands)
+    _query_parser(commands)
     return parser
 
 

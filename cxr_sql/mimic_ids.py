@@ -7,6 +7,8 @@ dicom_id: 40 hex digits in five dash-separated groups of eight. A patient folder
 
 import re
 
+import polars as pl
+
 SUBJECT_ID_RE = re.compile(r"1\d{7}")
 STUDY_ID_RE = re.compile(r"5\d{7}")
 DICOM_ID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{8}){4}")
@@ -29,3 +31,18 @@ def report_path(subject_id: int, study_id: int) -> str:
 def image_path(subject_id: int, study_id: int, dicom_id: str, suffix: str = ".dcm") -> str:
     """Path of one image: `files/p10/p10000032/s50414267/<dicom_id>.dcm`."""
     return f"{patient_folder(subject_id)}/s{study_id}/{dicom_id}{suffix}"
+
+
+def patient_folder_expr(subject_id: pl.Expr) -> pl.Expr:
+    """`patient_folder` for a column of subject_id strings."""
+    return pl.format("files/p{}/p{}", subject_id.str.slice(0, 2), subject_id)
+
+
+def report_path_expr(subject_id: pl.Expr, study_id: pl.Expr) -> pl.Expr:
+    """`report_path` for columns of ID strings."""
+    return pl.format("{}/s{}.txt", patient_folder_expr(subject_id), study_id)
+
+
+def image_path_expr(subject_id: pl.Expr, study_id: pl.Expr, dicom_id: pl.Expr) -> pl.Expr:
+    """`image_path` (.dcm) for columns of ID strings."""
+    return pl.format("{}/s{}/{}.dcm", patient_folder_expr(subject_id), study_id, dicom_id)

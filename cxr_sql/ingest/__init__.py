@@ -1,0 +1,1 @@
+"""Builders: read PhysioNet source files, validate every row, write typed Parquet."""
