@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cxr-sql synth --out $(DEMO_DIR)/sources --scale $(DEMO_SCALE) --force \
 		--mimiciv-demo cxr_sql/data/mimic-iv-demo-2.2
-	$(BIN)/cxr-sql build --warehouse $(DEMO_DIR)/warehouse --mimic-cxr $(DEMO_DIR)/sources/mimic-cxr
+	$(BIN)/cxr-sql build --warehouse $(DEMO_DIR)/warehouse --mimic-cxr $(DEMO_DIR)/sources/mimic-cxr \
+		--mimic-cxr-jpg $(DEMO_DIR)/sources/mimic-cxr-jpg --mimiciv $(DEMO_DIR)/sources/mimiciv
 	$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
 		"SELECT section, count(*) AS sections, count(DISTINCT study_id) AS reports \
 		 FROM mimic_cxr.report_sections GROUP BY ALL ORDER BY sections DESC LIMIT 10"
@@ -26,6 +27,11 @@ demo: $(STAMP)
 		"SELECT s.study_id, r.has_addendum, left(s.conclusion, 70) AS conclusion \
 		 FROM mimic_cxr.sectioned s JOIN mimic_cxr.reports r USING (study_id) \
 		 ORDER BY r.has_addendum DESC, s.study_id LIMIT 5"
+	$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
+		"SELECT a.admission_type, count(DISTINCT m.study_id) AS studies \
+		 FROM mimic_cxr.metadata m JOIN mimiciv_hosp.admissions a USING (subject_id) \
+		 WHERE m.study_datetime BETWEEN a.admittime AND a.dischtime \
+		 GROUP BY ALL ORDER BY studies DESC"
 
 ## test: lint, then the whole test suite
 test: lint

@@ -3,3 +3,7 @@
 from importlib.metadata import version
 
 __version__ = version("cxr-sql")
+
+from cxr_sql.warehouse import connect
+
+__all__ = ["__version__", "connect"]

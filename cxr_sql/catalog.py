@@ -1,18 +1,26 @@
-"""The DuckDB catalog: views rendered from the jinja2 templates in sql/, over Parquet.
+"""The DuckDB catalog: schemas and views over the warehouse's Parquet, nothing else.
 
-`sql/<schema>/<view>.sql` holds the SELECT of view `<schema>.<view>`.
-Templates name their data with `{{ parquet('<schema>/<table>') }}`, which
-renders to a `read_parquet` of that table's parts under the warehouse. The
-paths are absolute, because DuckDB resolves relative paths against the
-working directory, not the database file; a moved warehouse is re-pointed by
-rendering the catalog again, which reads no source.
+Everything here is derived from the `parquet/` folder alone, so the catalog can
+be written again at any time without reading a source (`cxr-sql relink`):
 
-A view whose data was not built (no provider list, say) is left out, and so is
-a view that reads a left-out view.
+- `sql/<schema>/<view>.sql` holds the SELECT of view `<schema>.<view>`, a jinja2
+  template naming its data with `{{ parquet('<schema>/<table>') }}`;
+- each MIMIC-IV module built as `parquet/mimiciv/<module>/<release>/<table>/`
+  gets a schema `mimiciv_<release>_<module>` (`mimiciv_3_1_hosp`) with one view
+  per table, and `mimiciv_<module>` points at the newest release built;
+- every schema has a `_metadata(attribute, value)` table: dataset, version,
+  source and its fingerprint, build time, cxr_sql version, a hash of the
+  schema's rendered SQL, and the warehouse folder the paths point into.
+
+Views read Parquet by absolute path, because DuckDB resolves relative paths
+against the working directory, not the database file. A warehouse moved or
+copied elsewhere is re-pointed by writing the catalog again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +33,8 @@ from cxr_sql import __version__
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 CATALOG = "mimic.duckdb"
 PARQUET = "parquet"
+METADATA_JSON = "_metadata.json"
+MIMICIV = "mimiciv"
 
 
 class MissingData(Exception):
@@ -37,12 +47,22 @@ class CatalogResult:
     skipped: dict[str, str] = field(default_factory=dict)  # view -> why
 
 
+@dataclass
+class _Schema:
+    views: dict[str, str] = field(default_factory=dict)  # qualified name -> SELECT
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _read_parquet(folder: Path) -> str:
+    return f"SELECT * FROM read_parquet({_sql_string(str(folder / '*.parquet'))})"
+
+
 def render(template: Path, warehouse: Path) -> str:
-    """The SELECT of one view, for this warehouse."""
+    """The SELECT of one templated view, for this warehouse."""
 
     def parquet(table: str) -> str:
         folder = warehouse.resolve() / PARQUET / table
@@ -59,31 +79,84 @@ def templates(sql_dir: Path = SQL_DIR) -> dict[str, Path]:
     return {f"{path.parent.name}.{path.stem}": path for path in sorted(sql_dir.glob("*/*.sql"))}
 
 
-def write_catalog(warehouse: Path, metadata: dict[str, dict[str, str]]) -> CatalogResult:
-    """Create warehouse/mimic.duckdb afresh: schemas, views, a _metadata table per schema.
+def _release_key(release: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in release.split("."))
+
+
+def _mimiciv_schemas(parquet: Path) -> dict[str, _Schema]:
+    """Versioned and unversioned schemas of every MIMIC-IV module built."""
+    schemas: dict[str, _Schema] = {}
+    for module_dir in sorted((parquet / MIMICIV).glob("*")):
+        releases = sorted(
+            (d for d in module_dir.iterdir() if (d / METADATA_JSON).is_file()),
+            key=lambda d: _release_key(d.name),
+        )
+        for release_dir in releases:
+            name = f"mimiciv_{release_dir.name.replace('.', '_')}_{module_dir.name}"
+            schema = schemas[name] = _Schema(
+                metadata=json.loads((release_dir / METADATA_JSON).read_text())
+            )
+            for table_dir in sorted(release_dir.iterdir()):
+                if table_dir.is_dir() and any(table_dir.glob("*.parquet")):
+                    schema.views[f"{name}.{table_dir.name}"] = _read_parquet(table_dir)
+        if releases:
+            newest = f"mimiciv_{releases[-1].name.replace('.', '_')}_{module_dir.name}"
+            alias = schemas[f"mimiciv_{module_dir.name}"] = _Schema(
+                metadata={**schemas[newest].metadata, "points_to": newest}
+            )
+            for view in schemas[newest].views:
+                table = view.split(".")[1]
+                alias.views[f"mimiciv_{module_dir.name}.{table}"] = f"SELECT * FROM {view}"
+    return schemas
+
+
+def _templated_schemas(warehouse: Path, result: CatalogResult) -> dict[str, _Schema]:
+    schemas: dict[str, _Schema] = {}
+    for view, template in templates().items():
+        try:
+            select = render(template, warehouse)
+        except MissingData as missing:
+            result.skipped[view] = str(missing)
+            continue
+        schema = view.split(".")[0]
+        schemas.setdefault(schema, _Schema()).views[view] = select
+    for name, schema in schemas.items():
+        stored = warehouse / PARQUET / name / METADATA_JSON
+        if stored.is_file():
+            schema.metadata = json.loads(stored.read_text())
+    return schemas
+
+
+def write_catalog(warehouse: Path) -> CatalogResult:
+    """Create warehouse/mimic.duckdb afresh from the Parquet folder.
 
     The file is written beside the old one and renamed over it, so a reader never
     opens a half-written catalog.
     """
     result = CatalogResult()
-    pending: dict[str, str] = {}
-    for view, template in templates().items():
-        try:
-            pending[view] = render(template, warehouse)
-        except MissingData as missing:
-            result.skipped[view] = str(missing)
+    schemas = _mimiciv_schemas(warehouse / PARQUET)
+    schemas |= _templated_schemas(warehouse, result)
     target = warehouse / CATALOG
     scratch = warehouse / f".{CATALOG}.{os.getpid()}.tmp"
     scratch.unlink(missing_ok=True)
     with duckdb.connect(str(scratch)) as con:
-        schemas = {view.split(".")[0] for view in pending} | set(metadata)
-        for schema in sorted(schemas):
-            con.execute(f"CREATE SCHEMA {schema}")
+        for name in sorted(schemas):
+            con.execute(f"CREATE SCHEMA {name}")
+        pending = {view: select for s in schemas.values() for view, select in s.views.items()}
         _create_views(con, pending, result)
-        for schema, attributes in sorted(metadata.items()):
-            rows = {"cxr_sql_version": __version__, **attributes}
-            con.execute(f"CREATE TABLE {schema}._metadata (attribute VARCHAR, value VARCHAR)")
-            con.executemany(f"INSERT INTO {schema}._metadata VALUES (?, ?)", sorted(rows.items()))
+        for name, schema in sorted(schemas.items()):
+            rendered = "\n".join(schema.views[v] for v in sorted(schema.views))
+            rows = {
+                **schema.metadata,
+                "cxr_sql_version": __version__,
+                "sql_hash": hashlib.sha256(rendered.encode()).hexdigest()[:16],
+                "warehouse": str(warehouse.resolve()),
+            }
+            con.execute(f"CREATE TABLE {name}._metadata (attribute VARCHAR, value VARCHAR)")
+            con.executemany(
+                f"INSERT INTO {name}._metadata VALUES (?, ?)",
+                [(k, str(v)) for k, v in sorted(rows.items())],
+            )
     os.chmod(scratch, 0o600)
     os.replace(scratch, target)
     return result

@@ -103,14 +103,36 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     _warehouse_argument(parser)
-    parser.add_argument(
-        "--mimic-cxr",
-        type=Path,
-        metavar="DIR",
-        default=_env_path("MIMIC_CXR_DIR"),
-        help="MIMIC-CXR folder: record and study lists, files/ or mimic-cxr-reports.zip "
-        "(default: $MIMIC_CXR_DIR)",
+    sources = parser.add_argument_group(
+        "sources", "folders as PhysioNet distributes them; each also read from its variable"
     )
+    for flag, variable, what in (
+        ("--mimic-cxr", "MIMIC_CXR_DIR", "MIMIC-CXR: record and study lists, files/ or the zip"),
+        ("--mimic-cxr-jpg", "MIMIC_CXR_JPG_DIR", "MIMIC-CXR-JPG: metadata, chexpert, ..."),
+        ("--mimiciv", "MIMICIV_DIR", "MIMIC-IV: hosp/ and icu/ (and ed/, note/ if there)"),
+        ("--mimiciv-ed", "MIMICIV_ED_DIR", "MIMIC-IV-ED: ed/"),
+        ("--mimiciv-note", "MIMICIV_NOTE_DIR", "MIMIC-IV-Note: note/"),
+    ):
+        sources.add_argument(
+            flag,
+            type=Path,
+            metavar="DIR",
+            default=_env_path(variable),
+            help=f"{what} (default: ${variable})",
+        )
+    parser.add_argument(
+        "--mimiciv-version",
+        choices=("2.2", "3.0", "3.1"),
+        help="release of the MIMIC-IV files (default: from the folder name, else the files)",
+    )
+    parser.add_argument(
+        "--tables",
+        default="",
+        metavar="LIST",
+        help="more MIMIC-IV tables beyond those the linking needs, e.g. "
+        "diagnoses_icd,labevents (or hosp.labevents)",
+    )
+    parser.add_argument("--all", action="store_true", help="every MIMIC-IV table present")
     parser.add_argument(
         "--reports-from",
         choices=("auto", "tree", "zip"),
@@ -146,15 +168,30 @@ def _run_build(args: argparse.Namespace) -> int:
 
     from cxr_sql.build import EXIT_USAGE, BuildOptions, run_build
 
-    if args.mimic_cxr is None:
-        _fail("nothing to build: give --mimic-cxr DIR (or set MIMIC_CXR_DIR)")
+    given = {
+        "--mimic-cxr": args.mimic_cxr,
+        "--mimic-cxr-jpg": args.mimic_cxr_jpg,
+        "--mimiciv": args.mimiciv,
+        "--mimiciv-ed": args.mimiciv_ed,
+        "--mimiciv-note": args.mimiciv_note,
+    }
+    if not any(given.values()):
+        _fail("nothing to build: give at least one source folder, e.g. --mimic-cxr DIR")
         return EXIT_USAGE
-    if not args.mimic_cxr.is_dir():
-        _fail(f"--mimic-cxr {args.mimic_cxr}: no such folder")
-        return EXIT_USAGE
+    for flag, folder in given.items():
+        if folder is not None and not folder.is_dir():
+            _fail(f"{flag} {folder}: no such folder")
+            return EXIT_USAGE
     options = BuildOptions(
         warehouse=args.warehouse,
         mimic_cxr=args.mimic_cxr,
+        mimic_cxr_jpg=args.mimic_cxr_jpg,
+        mimiciv=args.mimiciv,
+        mimiciv_ed=args.mimiciv_ed,
+        mimiciv_note=args.mimiciv_note,
+        mimiciv_version=args.mimiciv_version,
+        tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()),
+        all_tables=args.all,
         reports_from=args.reports_from,
         jobs=max(args.jobs, 1),
     )
@@ -201,6 +238,59 @@ def _run_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _relink_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "relink",
+        help="re-point a moved or copied warehouse",
+        description=(
+            "Write the catalog again so its views point into the warehouse folder where it "
+            "is now. Reads no source; cxr_sql.connect() does this by itself."
+        ),
+    )
+    _warehouse_argument(parser)
+    parser.set_defaults(run=_run_relink)
+
+
+def _run_relink(args: argparse.Namespace) -> int:
+    from cxr_sql.warehouse import relink
+
+    try:
+        moved = relink(args.warehouse)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    where = args.warehouse.resolve()
+    print(f"relinked to {where}" if moved else f"already points at {where}")
+    return 0
+
+
+def _translate_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "translate",
+        help="rewrite BigQuery SQL for physionet-data as DuckDB SQL for this warehouse",
+        description=(
+            "Read a query written for BigQuery (`physionet-data.mimiciv_hosp.admissions`, "
+            "...) and print it in DuckDB's dialect against this catalog's schemas."
+        ),
+    )
+    parser.add_argument("file", type=Path, help="the .sql file ('-' for standard input)")
+    parser.set_defaults(run=_run_translate)
+
+
+def _run_translate(args: argparse.Namespace) -> int:
+    import sqlglot
+
+    from cxr_sql.translate import translate
+
+    try:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text()
+        print(translate(text), end="")
+    except OSError as error:
+        return _fail(f"{args.file}: {error.strerror}")
+    except sqlglot.errors.SqlglotError as error:
+        return _fail(f"{args.file}: not BigQuery SQL sqlglot can read: {error}")
+    return 0
+
+
 def _fail(message: str) -> int:
     print(f"cxr-sql: error: {message}", file=sys.stderr)
     return 2
@@ -219,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     _synth_parser(commands)
     _build_parser(commands)
     _query_parser(commands)
+    _relink_parser(commands)
+    _translate_parser(commands)
     return parser
 
 
