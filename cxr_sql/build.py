@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxr_sql import __version__
-from cxr_sql.catalog import METADATA_JSON, MIMICIV, PARQUET, write_catalog
+from cxr_sql.catalog import DERIVED, METADATA_JSON, MIMICIV, PARQUET, write_catalog
 from cxr_sql.ingest import cxr_lists
 from cxr_sql.ingest.csv_source import LINE
 from cxr_sql.ingest.jpg_files import read_jpg_tables
@@ -57,6 +57,7 @@ class BuildOptions:
     all_tables: bool = False
     reports_from: str = "auto"  # auto, tree or zip
     jobs: int = 2
+    link_window_hours: int | None = None  # study_link_candidates reach; None keeps the last
 
 
 @dataclass
@@ -274,6 +275,11 @@ class _Build:
         (self.parquet / MIMIC_CXR / METADATA_JSON).write_text(json.dumps(metadata, indent=2))
 
     def catalog(self, summary: StageSummary) -> list[Reject]:
+        if self.options.link_window_hours is not None:
+            derived = self.parquet / DERIVED
+            derived.mkdir(parents=True, exist_ok=True)
+            chosen = {"link_window_hours": self.options.link_window_hours}
+            (derived / METADATA_JSON).write_text(json.dumps(chosen, indent=2) + "\n")
         result = write_catalog(self.options.warehouse)
         summary.rows["views"] = len(result.views)
         return []

@@ -35,6 +35,8 @@ CATALOG = "mimic.duckdb"
 PARQUET = "parquet"
 METADATA_JSON = "_metadata.json"
 MIMICIV = "mimiciv"
+DERIVED = "mimic_cxr_derived"
+DEFAULT_SETTINGS: dict[str, object] = {"link_window_hours": 24}
 
 
 class MissingData(Exception):
@@ -61,8 +63,19 @@ def _read_parquet(folder: Path) -> str:
     return f"SELECT * FROM read_parquet({_sql_string(str(folder / '*.parquet'))})"
 
 
-def render(template: Path, warehouse: Path) -> str:
-    """The SELECT of one templated view, for this warehouse."""
+def settings(warehouse: Path) -> dict[str, object]:
+    """Options of the derived views (mimic_cxr_derived/_metadata.json), with defaults."""
+    stored = warehouse / PARQUET / DERIVED / METADATA_JSON
+    chosen = json.loads(stored.read_text()) if stored.is_file() else {}
+    return {**DEFAULT_SETTINGS, **{k: v for k, v in chosen.items() if k in DEFAULT_SETTINGS}}
+
+
+def render(template: Path, warehouse: Path, known_views: frozenset[str] = frozenset()) -> str:
+    """The SELECT of one templated view, for this warehouse.
+
+    Templates see `parquet(table)`, `exists(table)` (built Parquet), `exists_view(name)`
+    (a MIMIC-IV view of this catalog) and the derived views' settings.
+    """
 
     def parquet(table: str) -> str:
         folder = warehouse.resolve() / PARQUET / table
@@ -70,8 +83,16 @@ def render(template: Path, warehouse: Path) -> str:
             raise MissingData(f"no data for {table}")
         return f"read_parquet({_sql_string(str(folder / '*.parquet'))})"
 
+    def exists(table: str) -> bool:
+        return any((warehouse / PARQUET / table).glob("*.parquet"))
+
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return environment.from_string(template.read_text()).render(parquet=parquet)
+    return environment.from_string(template.read_text()).render(
+        parquet=parquet,
+        exists=exists,
+        exists_view=lambda name: name in known_views,
+        **settings(warehouse),
+    )
 
 
 def templates(sql_dir: Path = SQL_DIR) -> dict[str, Path]:
@@ -110,11 +131,13 @@ def _mimiciv_schemas(parquet: Path) -> dict[str, _Schema]:
     return schemas
 
 
-def _templated_schemas(warehouse: Path, result: CatalogResult) -> dict[str, _Schema]:
+def _templated_schemas(
+    warehouse: Path, result: CatalogResult, known_views: frozenset[str]
+) -> dict[str, _Schema]:
     schemas: dict[str, _Schema] = {}
     for view, template in templates().items():
         try:
-            select = render(template, warehouse)
+            select = render(template, warehouse, known_views)
         except MissingData as missing:
             result.skipped[view] = str(missing)
             continue
@@ -124,6 +147,12 @@ def _templated_schemas(warehouse: Path, result: CatalogResult) -> dict[str, _Sch
         stored = warehouse / PARQUET / name / METADATA_JSON
         if stored.is_file():
             schema.metadata = json.loads(stored.read_text())
+    if DERIVED in schemas:
+        schemas[DERIVED].metadata = {
+            "dataset": "cxr-sql linking and QA views",
+            **{k: str(v) for k, v in settings(warehouse).items()},
+            **schemas[DERIVED].metadata,
+        }
     return schemas
 
 
@@ -135,7 +164,8 @@ def write_catalog(warehouse: Path) -> CatalogResult:
     """
     result = CatalogResult()
     schemas = _mimiciv_schemas(warehouse / PARQUET)
-    schemas |= _templated_schemas(warehouse, result)
+    known = frozenset(view for schema in schemas.values() for view in schema.views)
+    schemas |= _templated_schemas(warehouse, result, known)
     target = warehouse / CATALOG
     scratch = warehouse / f".{CATALOG}.{os.getpid()}.tmp"
     scratch.unlink(missing_ok=True)

@@ -134,6 +134,13 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--all", action="store_true", help="every MIMIC-IV table present")
     parser.add_argument(
+        "--link-window-hours",
+        type=int,
+        metavar="H",
+        help="how far from a study mimic_cxr_derived.study_link_candidates looks for "
+        "admissions and stays (default 24, kept between builds)",
+    )
+    parser.add_argument(
         "--reports-from",
         choices=("auto", "tree", "zip"),
         default="auto",
@@ -194,6 +201,7 @@ def _run_build(args: argparse.Namespace) -> int:
         all_tables=args.all,
         reports_from=args.reports_from,
         jobs=max(args.jobs, 1),
+        link_window_hours=args.link_window_hours,
     )
     report = run_build(options)
     if args.json:
@@ -235,6 +243,29 @@ def _run_query(args: argparse.Namespace) -> int:
             return _fail(str(error))
         if relation is not None:
             relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+def _check_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="QA report: row counts, identifiers, coverage, ambiguities, rejects",
+        description="Print a short QA report of a built warehouse.",
+    )
+    _warehouse_argument(parser)
+    parser.set_defaults(run=_run_check)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from cxr_sql.check import render, report
+    from cxr_sql.warehouse import connect
+
+    try:
+        con = connect(args.warehouse)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    with con:
+        print(render(report(con)))
     return 0
 
 
@@ -309,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     _synth_parser(commands)
     _build_parser(commands)
     _query_parser(commands)
+    _check_parser(commands)
     _relink_parser(commands)
     _translate_parser(commands)
     return parser
