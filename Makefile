@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 DEMO_SCALE ?= small
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo build test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: $(STAMP)
 		 FROM mimic_cxr.metadata m JOIN mimiciv_hosp.admissions a USING (subject_id) \
 		 WHERE m.study_datetime BETWEEN a.admittime AND a.dischtime \
 		 GROUP BY ALL ORDER BY studies DESC"
+
+## build: bring the warehouse up to date (settings: cxr-sql.toml, MIMIC_*_DIR, BUILD_FLAGS)
+build: $(STAMP)
+	$(BIN)/cxr-sql build $(BUILD_FLAGS)
 
 ## test: lint, then the whole test suite
 test: lint

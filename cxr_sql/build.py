@@ -1,11 +1,18 @@
-"""`cxr-sql build`: run the builders, then write the catalog and build.json.
+"""`cxr-sql build`: bring the warehouse up to date with its sources, then publish it.
 
-Stages: MIMIC-CXR lists, reports, MIMIC-CXR-JPG files, one stage per MIMIC-IV
-module (hosp, icu, ed, note), catalog. A stage that meets unreadable input
-(SourceError) stops and leaves what it would have replaced as it was; the
-other stages go on; the build then exits with the bad-input code. Rows that
-fail validation are rejects, written to the `_rejects` table of their schema
-and counted in each stage's summary line.
+Stages: MIMIC-CXR lists, reports, MIMIC-CXR-JPG files, one per MIMIC-IV module
+(hosp, icu, ed, note), catalog. Each stage has a fingerprint of its inputs
+(names, sizes, mtimes), of the options that shape its output and of the code
+version; build.json keeps the fingerprints of the published build. A stage
+whose fingerprint is unchanged does no work; when none changed the build says
+so and publishes nothing.
+
+A build holds the warehouse lock, works in a new generation (publish.py), and
+publishes it at the end with one rename of the catalog. A stage that meets
+unreadable input (SourceError) stops, leaving its previous output in place and
+its fingerprint unrecorded (so the next build retries it); the other stages go
+on; the build exits with the bad-input code. Rows that fail validation are
+rejects, in the `_rejects` table of their schema and counted per stage.
 """
 
 from __future__ import annotations
@@ -19,29 +26,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxr_sql import __version__
-from cxr_sql.catalog import DERIVED, METADATA_JSON, MIMICIV, PARQUET, write_catalog
+from cxr_sql.catalog import CATALOG, DERIVED, METADATA_JSON, MIMICIV, SQL_DIR, write_catalog
+from cxr_sql.fingerprint import files_fingerprint, text_fingerprint
 from cxr_sql.ingest import cxr_lists
 from cxr_sql.ingest.csv_source import LINE
 from cxr_sql.ingest.jpg_files import read_jpg_tables
-from cxr_sql.ingest.mimiciv import available_tables, build_module, fingerprint
-from cxr_sql.ingest.mimiciv_schema import (
-    DEFAULT_TABLES,
-    release_from_path,
-    release_from_patients,
+from cxr_sql.ingest.mimiciv import available_tables, build_module, table_file
+from cxr_sql.ingest.mimiciv_schema import DEFAULT_TABLES, release_from_path, release_from_patients
+from cxr_sql.ingest.problems import KEPT, REPLACED, Reject, SourceError, rejects_table
+from cxr_sql.ingest.report_sources import (
+    REPORTS_ZIP,
+    ReportSource,
+    group_fingerprint,
+    list_groups,
 )
-from cxr_sql.ingest.problems import KEPT, Reject, SourceError, rejects_table
-from cxr_sql.ingest.report_sources import REPORTS_ZIP, ReportSource
 from cxr_sql.ingest.reports import build_reports
 from cxr_sql.ingest.sections import SECTIONER_VERSION
+from cxr_sql.publish import (
+    build_lock,
+    finish_publish,
+    read_build_record,
+    start_generation,
+)
 
-BUILD_JSON = "build.json"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_INPUT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3, 4
 MIMIC_CXR = "mimic_cxr"
+CXR_STAGES = ("lists", "reports", "jpg")  # their rejects go to mimic_cxr._rejects
 SEPARATE_RELEASE = {"ed": "2.2", "note": "2.2"}  # MIMIC-IV-ED and -Note have their own
+CODE_VERSION = f"{__version__}/{SECTIONER_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class BuildOptions:
     reports_from: str = "auto"  # auto, tree or zip
     jobs: int = 2
     link_window_hours: int | None = None  # study_link_candidates reach; None keeps the last
+    wait: bool = False  # queue behind a running build instead of refusing
+    show_progress: bool = True
 
 
 @dataclass
@@ -68,8 +85,11 @@ class StageSummary:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    ran: bool = True
 
     def line(self) -> str:
+        if not self.ran:
+            return f"{self.name:9} unchanged; nothing to do"
         rows = ", ".join(f"{table} {n:,}" for table, n in self.rows.items()) or "no rows"
         status = f"FAILED: {self.error}" if self.error else f"{self.rejects:,} rejects"
         notes = "".join(f"; {note}" for note in self.notes)
@@ -80,6 +100,14 @@ class StageSummary:
 class BuildReport:
     stages: list[StageSummary]
     exit_code: int
+    published: str | None = None  # the generation published, None when nothing changed
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    fingerprint: str
+    work: Callable[[StageSummary], list[Reject]]
 
 
 def choose_report_source(mimic_cxr: Path, reports_from: str) -> ReportSource:
@@ -109,14 +137,11 @@ def module_folder(options: BuildOptions, module: str) -> Path | None:
     """Where a MIMIC-IV module's CSVs are: its own flag's folder (or its ed/, note/
     subfolder), else <--mimiciv>/<module>."""
     own = {"ed": options.mimiciv_ed, "note": options.mimiciv_note}.get(module)
-    for candidate in (own / module if own else None, own, _under(options.mimiciv, module)):
+    under = options.mimiciv / module if options.mimiciv is not None else None
+    for candidate in (own / module if own else None, own, under):
         if candidate is not None and candidate.is_dir() and any(candidate.glob("*.csv*")):
             return candidate
     return None
-
-
-def _under(folder: Path | None, module: str) -> Path | None:
-    return folder / module if folder is not None else None
 
 
 def module_release(options: BuildOptions, module: str, folder: Path) -> str:
@@ -145,48 +170,95 @@ def requested_tables(options: BuildOptions, module: str, folder: Path) -> list[s
     return wanted
 
 
+def _present(*paths: Path) -> list[Path]:
+    return [p for p in paths if p.is_file()]
+
+
 class _Build:
-    """One build's state: where it writes, what it found wrong."""
+    """One build: its options, the generation it writes, what it found wrong."""
 
     def __init__(self, options: BuildOptions) -> None:
         self.options = options
-        self.parquet = options.warehouse / PARQUET
-        self.stages: list[StageSummary] = []
-        self.cxr_rejects: list[tuple[str, Reject]] = []
-        self.study_list: pl.DataFrame | None = None
+        self.root = Path()  # the new generation's Parquet folder, set once one is started
 
-    def stage(self, name: str, work: Callable[[StageSummary], list[Reject]]) -> None:
-        summary = StageSummary(name)
-        started = time.monotonic()
+    # -- stages ---------------------------------------------------------------------------
+
+    def plan(self) -> list[Stage]:
+        """Every stage the given sources allow, with its fingerprint."""
+        options, stages = self.options, []
+        cxr = options.mimic_cxr
+        if cxr is not None:
+            lists_print = text_fingerprint(
+                CODE_VERSION,
+                files_fingerprint(
+                    _present(
+                        cxr / cxr_lists.STUDY_LIST,
+                        cxr / cxr_lists.RECORD_LIST,
+                        cxr / cxr_lists.PROVIDER_LIST,
+                    )
+                ),
+            )
+            stages.append(Stage("lists", lists_print, self.lists))
+            stages.append(
+                Stage("reports", text_fingerprint(lists_print, self._reports_print()), self.reports)
+            )
+        if options.mimic_cxr_jpg is not None:
+            jpg_files = sorted(options.mimic_cxr_jpg.glob("mimic-cxr-*.csv*"))
+            stages.append(
+                Stage("jpg", text_fingerprint(CODE_VERSION, files_fingerprint(jpg_files)), self.jpg)
+            )
+        if any((options.mimiciv, options.mimiciv_ed, options.mimiciv_note)):
+            for module in DEFAULT_TABLES:
+                stages.append(self._module_stage(module))
+        return stages
+
+    def _reports_print(self) -> str:
+        assert self.options.mimic_cxr is not None
         try:
-            found = work(summary)
+            source = choose_report_source(self.options.mimic_cxr, self.options.reports_from)
+            groups, stray = list_groups(source)
         except SourceError as error:
-            summary.error = str(error)
-            found = []
-        summary.seconds = time.monotonic() - started
-        summary.rejects = len(found)
-        if not name.startswith(MIMICIV):
-            self.cxr_rejects += [(name, reject) for reject in found]
-        self.stages.append(summary)
+            return f"unreadable: {error}"  # the stage will run and report it
+        prints = [f"{g}={group_fingerprint(source, g)}" for g in groups]
+        return text_fingerprint(source.kind, source.location, *prints, *stray)
+
+    def _module_stage(self, module: str) -> Stage:
+        folder = module_folder(self.options, module)
+        if folder is None:
+            return Stage(module, "absent", self.missing_module(module))
+        release = module_release(self.options, module, folder)
+        tables = requested_tables(self.options, module, folder)
+        files = [path for table in tables if (path := table_file(folder, table)) is not None]
+        name = f"{module} {release}"
+        print_ = text_fingerprint(CODE_VERSION, release, ",".join(tables), files_fingerprint(files))
+        return Stage(name, print_, self.mimiciv_module(module, folder, release, tables))
 
     def write_table(self, table: str, frame: pl.DataFrame) -> int:
-        folder = self.parquet / MIMIC_CXR / table
+        """Replace one mimic_cxr table (unlinking first: the old file is shared)."""
+        folder = self.root / MIMIC_CXR / table
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.parquet"):
             stale.unlink()
-        frame.drop(LINE, strict=False).write_parquet(folder / "part-0.parquet", compression="zstd")
+        frame.write_parquet(folder / "part-0.parquet", compression="zstd")
         return frame.height
+
+    def write_rejects(self, stage: str, rejects: list[Reject]) -> None:
+        """This stage's part of mimic_cxr._rejects, replacing its last one."""
+        folder = self.root / MIMIC_CXR / "_rejects"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{stage}.parquet"
+        target.unlink(missing_ok=True)
+        pq.write_table(rejects_table(stage, rejects), target)
 
     def lists(self, summary: StageSummary) -> list[Reject]:
         folder = self.options.mimic_cxr
         assert folder is not None
         study = cxr_lists.read_study_list(folder)
-        self.study_list = study.rows
-        summary.rows["study_list"] = self.write_table("study_list", study.rows)
         record = cxr_lists.read_record_list(folder, study.rows)
+        provider = cxr_lists.read_provider_list(folder)
+        summary.rows["study_list"] = self.write_table("study_list", study.rows)
         summary.rows["record_list"] = self.write_table("record_list", record.rows)
         rejects = study.rejects + record.rejects
-        provider = cxr_lists.read_provider_list(folder)
         if provider is not None:
             summary.rows["provider_list"] = self.write_table("provider_list", provider.rows)
             rejects += provider.rejects
@@ -195,31 +267,24 @@ class _Build:
     def reports(self, summary: StageSummary) -> list[Reject]:
         assert self.options.mimic_cxr is not None
         source = choose_report_source(self.options.mimic_cxr, self.options.reports_from)
-        expected = self.study_list.height if self.study_list is not None else None
-        out = self.parquet / MIMIC_CXR
-        result = build_reports(source, out, self.options.jobs, expected)
-        summary.rows = {"reports": result.n_reports, "report_sections": result.n_sections}
-        return result.rejects + self._cross_check(source, out)
+        out = self.root / MIMIC_CXR
+        study_list = self._study_list()
+        expected = study_list.height if study_list is not None else None
+        result = build_reports(source, out, self.options.jobs, expected, self.options.show_progress)
+        reports = pl.read_parquet(
+            out / "reports" / "*.parquet",
+            columns=["study_id", "path", "n_replaced", "empty", "n_sections"],
+        )
+        summary.rows = {
+            "reports": reports.height,
+            "report_sections": int(reports["n_sections"].sum()),
+        }
+        summary.notes.append(f"{result.n_read:,} files read, {result.n_reused:,} reused")
+        return result.rejects + _report_problems(source, reports, study_list, self.options)
 
-    def _cross_check(self, source: ReportSource, out: Path) -> list[Reject]:
-        """Reports missing from the study list, and study-list rows with no report."""
-        if self.study_list is None:
-            return []
-        found = pl.from_arrow(pq.read_table(out / "reports", columns=["study_id", "path"]))
-        listed = self.study_list
-        assert isinstance(found, pl.DataFrame) and self.options.mimic_cxr is not None
-        study_list = str(self.options.mimic_cxr / cxr_lists.STUDY_LIST)
-        unlisted = found.join(listed, on="study_id", how="anti")
-        missing = listed.join(found, on="study_id", how="anti")
-        return [
-            Reject(
-                f"{source.label}/{path[len('files/') :]}", None, "no row in the study list", KEPT
-            )
-            for path in unlisted["path"]
-        ] + [
-            Reject(study_list, line, f"no report file for study {study}", KEPT)
-            for line, study in missing.select(LINE, "study_id").iter_rows()
-        ]
+    def _study_list(self) -> pl.DataFrame | None:
+        path = self.root / MIMIC_CXR / "study_list"
+        return pl.read_parquet(path / "*.parquet") if any(path.glob("*.parquet")) else None
 
     def jpg(self, summary: StageSummary) -> list[Reject]:
         assert self.options.mimic_cxr_jpg is not None
@@ -231,16 +296,22 @@ class _Build:
             )
         rejects: list[Reject] = []
         for name, result in tables.items():
-            summary.rows[name] = self.write_table(name, result.rows)
+            summary.rows[name] = self.write_table(name, result.rows.drop(LINE))
             rejects += result.rejects
         return rejects
 
-    def mimiciv_module(self, module: str, folder: Path) -> Callable[[StageSummary], list[Reject]]:
+    def missing_module(self, module: str) -> Callable[[StageSummary], list[Reject]]:
         def work(summary: StageSummary) -> list[Reject]:
-            release = module_release(self.options, module, folder)
-            summary.name = f"{module} {release}"
-            tables = requested_tables(self.options, module, folder)
-            result = build_module(module, folder, tables, release, self.parquet / MIMICIV)
+            summary.notes.append(f"not built: no {module}/ folder of CSV files under the sources")
+            return []
+
+        return work
+
+    def mimiciv_module(
+        self, module: str, folder: Path, release: str, tables: list[str]
+    ) -> Callable[[StageSummary], list[Reject]]:
+        def work(summary: StageSummary) -> list[Reject]:
+            result = build_module(module, folder, tables, release, self.root / MIMICIV)
             summary.rows = result.rows
             if result.missing:
                 summary.notes.append(f"no file for {', '.join(result.missing)}")
@@ -250,84 +321,150 @@ class _Build:
 
         return work
 
-    def write_cxr_outputs(self) -> None:
-        """mimic_cxr._rejects and the metadata the catalog shows in mimic_cxr._metadata."""
-        folder = self.parquet / MIMIC_CXR / "_rejects"
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.parquet"):
-            stale.unlink()
-        by_stage: dict[str, list[Reject]] = {}
-        for stage, reject in self.cxr_rejects:
-            by_stage.setdefault(stage, []).append(reject)
-        tables = [rejects_table(stage, rejects) for stage, rejects in by_stage.items()]
-        combined = pa.concat_tables(tables) if tables else rejects_table("none", [])
-        pq.write_table(combined, folder / "part-0.parquet")
+    # -- publishing -----------------------------------------------------------------------
+
+    def write_cxr_metadata(self) -> None:
+        """What mimic_cxr._metadata shows: dataset, sectioner version, sources."""
         sources = [p for p in (self.options.mimic_cxr, self.options.mimic_cxr_jpg) if p]
-        inputs = [f for s in sources for f in s.glob("*.csv*")]
-        inputs += [f for s in sources for f in s.glob("*.zip")]
+        inputs = [f for s in sources for f in (*s.glob("*.csv*"), *s.glob("*.zip"))]
         metadata = {
             "dataset": "MIMIC-CXR",
             "sectioner_version": SECTIONER_VERSION,
             "source": ", ".join(str(s.resolve()) for s in sources),
-            "source_fingerprint": fingerprint(inputs),
+            "source_fingerprint": files_fingerprint(inputs),
             "build_time": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        (self.parquet / MIMIC_CXR / METADATA_JSON).write_text(json.dumps(metadata, indent=2))
+        target = self.root / MIMIC_CXR / METADATA_JSON
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(metadata, indent=2) + "\n")
 
-    def catalog(self, summary: StageSummary) -> list[Reject]:
-        if self.options.link_window_hours is not None:
-            derived = self.parquet / DERIVED
-            derived.mkdir(parents=True, exist_ok=True)
-            chosen = {"link_window_hours": self.options.link_window_hours}
-            (derived / METADATA_JSON).write_text(json.dumps(chosen, indent=2) + "\n")
-        result = write_catalog(self.options.warehouse)
-        summary.rows["views"] = len(result.views)
-        return []
+    def write_settings(self) -> None:
+        if self.options.link_window_hours is None:
+            return
+        derived = self.root / DERIVED
+        derived.mkdir(parents=True, exist_ok=True)
+        chosen = {"link_window_hours": self.options.link_window_hours}
+        (derived / METADATA_JSON).write_text(json.dumps(chosen, indent=2) + "\n")
+
+
+def _report_problems(
+    source: ReportSource,
+    reports: pl.DataFrame,
+    study_list: pl.DataFrame | None,
+    options: BuildOptions,
+) -> list[Reject]:
+    """Kept-with-a-note rejects read off the tables: replaced bytes, empty reports,
+    reports missing from the study list and study-list rows with no report."""
+    replaced = reports.filter(pl.col("n_replaced") > 0).select("path", "n_replaced")
+    problems = [
+        Reject(source.where(path), None, f"{n} undecodable byte sequence(s) replaced", REPLACED)
+        for path, n in replaced.iter_rows()
+    ]
+    problems += [
+        Reject(source.where(path), None, "empty report", KEPT)
+        for path in reports.filter(pl.col("empty"))["path"]
+    ]
+    if study_list is None:
+        return problems
+    assert options.mimic_cxr is not None
+    listed = str(options.mimic_cxr / cxr_lists.STUDY_LIST)
+    problems += [
+        Reject(source.where(path), None, "no row in the study list", KEPT)
+        for path in reports.join(study_list, on="study_id", how="anti")["path"]
+    ]
+    missing = study_list.join(reports, on="study_id", how="anti")
+    problems += [
+        Reject(listed, line, f"no report file for study {study}", KEPT)
+        for line, study in missing.select(LINE, "study_id").iter_rows()
+    ]
+    return problems
+
+
+def _catalog_print(stages: list[Stage], options: BuildOptions) -> str:
+    templates = sorted(SQL_DIR.glob("*/*.sql"))
+    return text_fingerprint(
+        CODE_VERSION,
+        options.link_window_hours,
+        files_fingerprint(templates),
+        *(s.fingerprint for s in stages),
+    )
 
 
 def run_build(options: BuildOptions) -> BuildReport:
-    """Build every stage the given sources allow; returns the summaries and exit code."""
+    """Bring the warehouse up to date; returns the summaries and the exit code."""
+    previous_umask = os.umask(0o077)  # the warehouse holds credentialed data: owner only
+    try:
+        warehouse = options.warehouse
+        warehouse.mkdir(parents=True, exist_ok=True)
+        os.chmod(warehouse, 0o700)
+        with build_lock(warehouse, options.wait):
+            return _build_locked(options)
+    finally:
+        os.umask(previous_umask)
+
+
+def _build_locked(options: BuildOptions) -> BuildReport:
     warehouse = options.warehouse
-    warehouse.mkdir(parents=True, exist_ok=True)
-    os.chmod(warehouse, 0o700)  # the warehouse holds credentialed data: owner only
+    record = read_build_record(warehouse)
+    done = record.get("fingerprints", {})
     build = _Build(options)
-    if options.mimic_cxr is not None:
-        build.stage("lists", build.lists)
-        build.stage("reports", build.reports)
-    if options.mimic_cxr_jpg is not None:
-        build.stage("jpg", build.jpg)
-    if options.mimic_cxr is not None or options.mimic_cxr_jpg is not None:
-        build.write_cxr_outputs()
-    if any((options.mimiciv, options.mimiciv_ed, options.mimiciv_note)):
-        for module in DEFAULT_TABLES:
-            folder = module_folder(options, module)
-            if folder is None:
-                build.stages.append(
-                    StageSummary(
-                        module,
-                        notes=[f"not built: no {module}/ folder of CSV files under the sources"],
-                    )
-                )
-                continue
-            build.stage(f"{MIMICIV} {module}", build.mimiciv_module(module, folder))
-    build.stage("catalog", build.catalog)
-    failed = any(stage.error for stage in build.stages)
-    report = BuildReport(build.stages, EXIT_BAD_INPUT if failed else EXIT_OK)
-    _write_build_json(options, report)
+    stages = build.plan()
+    catalog_print = _catalog_print(stages, options)
+    changed = {s.name for s in stages if done.get(s.name) != s.fingerprint}
+    if not changed and done.get("catalog") == catalog_print and (warehouse / CATALOG).exists():
+        summaries = [StageSummary(name, ran=False) for name in [s.name for s in stages]]
+        return BuildReport([*summaries, StageSummary("catalog", ran=False)], EXIT_OK)
+    build.root = start_generation(warehouse, record.get("generation"))
+    fingerprints = dict(done)
+    summaries = [_run_stage(build, stage, stage.name in changed, fingerprints) for stage in stages]
+    if any(s.ran and s.name in CXR_STAGES for s in summaries):
+        build.write_cxr_metadata()
+    build.write_settings()
+    catalog = StageSummary("catalog")
+    started = time.monotonic()
+    catalog.rows["views"] = len(write_catalog(warehouse, build.root).views)
+    catalog.seconds = time.monotonic() - started
+    summaries.append(catalog)
+    fingerprints["catalog"] = catalog_print
+    failed = any(s.error for s in summaries)
+    report = BuildReport(summaries, EXIT_BAD_INPUT if failed else EXIT_OK, build.root.name)
+    finish_publish(
+        warehouse,
+        {
+            "generation": build.root.name,
+            "cxr_sql_version": __version__,
+            "sectioner_version": SECTIONER_VERSION,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "sources": {
+                name: str(value) if value else None
+                for name, value in asdict(options).items()
+                if name.startswith("mimic")
+            },
+            "fingerprints": fingerprints,
+            "stages": [asdict(s) for s in summaries],
+            "exit_code": report.exit_code,
+        },
+    )
     return report
 
 
-def _write_build_json(options: BuildOptions, report: BuildReport) -> None:
-    record = {
-        "cxr_sql_version": __version__,
-        "sectioner_version": SECTIONER_VERSION,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sources": {
-            name: str(value) if value else None
-            for name, value in asdict(options).items()
-            if name.startswith("mimic")
-        },
-        "stages": [asdict(stage) for stage in report.stages],
-        "exit_code": report.exit_code,
-    }
-    (options.warehouse / BUILD_JSON).write_text(json.dumps(record, indent=2) + "\n")
+def _run_stage(
+    build: _Build, stage: Stage, changed: bool, fingerprints: dict[str, str]
+) -> StageSummary:
+    """Run one stage if its inputs changed; record its fingerprint if it succeeded."""
+    summary = StageSummary(stage.name, ran=changed)
+    if not changed:
+        return summary
+    started = time.monotonic()
+    try:
+        rejects = stage.work(summary)
+    except SourceError as error:
+        summary.error = str(error)
+        rejects = []
+    else:
+        fingerprints[stage.name] = stage.fingerprint
+        if stage.name in CXR_STAGES:
+            build.write_rejects(stage.name, rejects)
+    summary.seconds = time.monotonic() - started
+    summary.rejects = len(rejects)
+    return summary

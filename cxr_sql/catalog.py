@@ -1,11 +1,12 @@
 """The DuckDB catalog: schemas and views over the warehouse's Parquet, nothing else.
 
-Everything here is derived from the `parquet/` folder alone, so the catalog can
-be written again at any time without reading a source (`cxr-sql relink`):
+Everything here is derived from the published generation's Parquet folder
+(`parquet/gNNNNNN/`, see publish.py) alone, so the catalog can be written again
+at any time without reading a source (`cxr-sql relink`):
 
 - `sql/<schema>/<view>.sql` holds the SELECT of view `<schema>.<view>`, a jinja2
   template naming its data with `{{ parquet('<schema>/<table>') }}`;
-- each MIMIC-IV module built as `parquet/mimiciv/<module>/<release>/<table>/`
+- each MIMIC-IV module built as `mimiciv/<module>/<release>/<table>/`
   gets a schema `mimiciv_<release>_<module>` (`mimiciv_3_1_hosp`) with one view
   per table, and `mimiciv_<module>` points at the newest release built;
 - every schema has a `_metadata(attribute, value)` table: dataset, version,
@@ -29,10 +30,10 @@ import duckdb
 import jinja2
 
 from cxr_sql import __version__
+from cxr_sql.publish import data_root
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 CATALOG = "mimic.duckdb"
-PARQUET = "parquet"
 METADATA_JSON = "_metadata.json"
 MIMICIV = "mimiciv"
 DERIVED = "mimic_cxr_derived"
@@ -63,35 +64,35 @@ def _read_parquet(folder: Path) -> str:
     return f"SELECT * FROM read_parquet({_sql_string(str(folder / '*.parquet'))})"
 
 
-def settings(warehouse: Path) -> dict[str, object]:
+def settings(root: Path) -> dict[str, object]:
     """Options of the derived views (mimic_cxr_derived/_metadata.json), with defaults."""
-    stored = warehouse / PARQUET / DERIVED / METADATA_JSON
+    stored = root / DERIVED / METADATA_JSON
     chosen = json.loads(stored.read_text()) if stored.is_file() else {}
     return {**DEFAULT_SETTINGS, **{k: v for k, v in chosen.items() if k in DEFAULT_SETTINGS}}
 
 
-def render(template: Path, warehouse: Path, known_views: frozenset[str] = frozenset()) -> str:
-    """The SELECT of one templated view, for this warehouse.
+def render(template: Path, root: Path, known_views: frozenset[str] = frozenset()) -> str:
+    """The SELECT of one templated view, over the Parquet folder `root`.
 
     Templates see `parquet(table)`, `exists(table)` (built Parquet), `exists_view(name)`
     (a MIMIC-IV view of this catalog) and the derived views' settings.
     """
 
     def parquet(table: str) -> str:
-        folder = warehouse.resolve() / PARQUET / table
+        folder = root.resolve() / table
         if not any(folder.glob("*.parquet")):
             raise MissingData(f"no data for {table}")
         return f"read_parquet({_sql_string(str(folder / '*.parquet'))})"
 
     def exists(table: str) -> bool:
-        return any((warehouse / PARQUET / table).glob("*.parquet"))
+        return any((root / table).glob("*.parquet"))
 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return environment.from_string(template.read_text()).render(
         parquet=parquet,
         exists=exists,
         exists_view=lambda name: name in known_views,
-        **settings(warehouse),
+        **settings(root),
     )
 
 
@@ -104,10 +105,10 @@ def _release_key(release: str) -> tuple[int, ...]:
     return tuple(int(part) for part in release.split("."))
 
 
-def _mimiciv_schemas(parquet: Path) -> dict[str, _Schema]:
+def _mimiciv_schemas(root: Path) -> dict[str, _Schema]:
     """Versioned and unversioned schemas of every MIMIC-IV module built."""
     schemas: dict[str, _Schema] = {}
-    for module_dir in sorted((parquet / MIMICIV).glob("*")):
+    for module_dir in sorted((root.resolve() / MIMICIV).glob("*")):
         releases = sorted(
             (d for d in module_dir.iterdir() if (d / METADATA_JSON).is_file()),
             key=lambda d: _release_key(d.name),
@@ -132,40 +133,42 @@ def _mimiciv_schemas(parquet: Path) -> dict[str, _Schema]:
 
 
 def _templated_schemas(
-    warehouse: Path, result: CatalogResult, known_views: frozenset[str]
+    root: Path, result: CatalogResult, known_views: frozenset[str]
 ) -> dict[str, _Schema]:
     schemas: dict[str, _Schema] = {}
     for view, template in templates().items():
         try:
-            select = render(template, warehouse, known_views)
+            select = render(template, root, known_views)
         except MissingData as missing:
             result.skipped[view] = str(missing)
             continue
         schema = view.split(".")[0]
         schemas.setdefault(schema, _Schema()).views[view] = select
     for name, schema in schemas.items():
-        stored = warehouse / PARQUET / name / METADATA_JSON
+        stored = root / name / METADATA_JSON
         if stored.is_file():
             schema.metadata = json.loads(stored.read_text())
     if DERIVED in schemas:
         schemas[DERIVED].metadata = {
             "dataset": "cxr-sql linking and QA views",
-            **{k: str(v) for k, v in settings(warehouse).items()},
+            **{k: str(v) for k, v in settings(root).items()},
             **schemas[DERIVED].metadata,
         }
     return schemas
 
 
-def write_catalog(warehouse: Path) -> CatalogResult:
-    """Create warehouse/mimic.duckdb afresh from the Parquet folder.
+def write_catalog(warehouse: Path, root: Path | None = None) -> CatalogResult:
+    """Create warehouse/mimic.duckdb afresh from a Parquet folder (default: the
+    published generation).
 
     The file is written beside the old one and renamed over it, so a reader never
     opens a half-written catalog.
     """
+    root = data_root(warehouse) if root is None else root
     result = CatalogResult()
-    schemas = _mimiciv_schemas(warehouse / PARQUET)
+    schemas = _mimiciv_schemas(root)
     known = frozenset(view for schema in schemas.values() for view in schema.views)
-    schemas |= _templated_schemas(warehouse, result, known)
+    schemas |= _templated_schemas(root, result, known)
     target = warehouse / CATALOG
     scratch = warehouse / f".{CATALOG}.{os.getpid()}.tmp"
     scratch.unlink(missing_ok=True)
@@ -181,6 +184,7 @@ def write_catalog(warehouse: Path) -> CatalogResult:
                 "cxr_sql_version": __version__,
                 "sql_hash": hashlib.sha256(rendered.encode()).hexdigest()[:16],
                 "warehouse": str(warehouse.resolve()),
+                "generation": root.name,
             }
             con.execute(f"CREATE TABLE {name}._metadata (attribute VARCHAR, value VARCHAR)")
             con.executemany(

@@ -95,14 +95,21 @@ def _run_synth(args: argparse.Namespace) -> int:
 def _build_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "build",
-        help="build the warehouse from PhysioNet files",
+        help="build or update the warehouse from PhysioNet files",
         description=(
-            "Read the source folders, validate every row, write Parquet and the DuckDB "
-            "catalog. Exit codes: 0 built, 1 failed, 2 usage error, 3 bad input (a "
-            "source could not be read; the rest was built)."
+            "Bring the warehouse up to date with its sources: stages whose inputs did not "
+            "change do no work, and the result is published at the end with one rename. "
+            "Settings come from the flags, then cxr-sql.toml, then the environment. "
+            "Exit codes: 0 built or nothing to do, 1 failed, 2 usage error, 3 bad input "
+            "(a source could not be read; the rest was built), 4 another build is running."
         ),
     )
-    _warehouse_argument(parser)
+    parser.add_argument(
+        "--warehouse", type=Path, metavar="DIR", help="warehouse folder (default: ./warehouse)"
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="settings file (default: ./cxr-sql.toml)"
+    )
     sources = parser.add_argument_group(
         "sources", "folders as PhysioNet distributes them; each also read from its variable"
     )
@@ -113,13 +120,7 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         ("--mimiciv-ed", "MIMICIV_ED_DIR", "MIMIC-IV-ED: ed/"),
         ("--mimiciv-note", "MIMICIV_NOTE_DIR", "MIMIC-IV-Note: note/"),
     ):
-        sources.add_argument(
-            flag,
-            type=Path,
-            metavar="DIR",
-            default=_env_path(variable),
-            help=f"{what} (default: ${variable})",
-        )
+        sources.add_argument(flag, type=Path, metavar="DIR", help=f"{what} (${variable})")
     parser.add_argument(
         "--mimiciv-version",
         choices=("2.2", "3.0", "3.1"),
@@ -127,12 +128,13 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--tables",
-        default="",
         metavar="LIST",
         help="more MIMIC-IV tables beyond those the linking needs, e.g. "
         "diagnoses_icd,labevents (or hosp.labevents)",
     )
-    parser.add_argument("--all", action="store_true", help="every MIMIC-IV table present")
+    parser.add_argument(
+        "--all", action="store_const", const=True, help="every MIMIC-IV table present"
+    )
     parser.add_argument(
         "--link-window-hours",
         type=int,
@@ -143,20 +145,15 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--reports-from",
         choices=("auto", "tree", "zip"),
-        default="auto",
         help="read reports from the files/ tree or the zip (auto: the tree when it has them)",
     )
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (all cores)")
     parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="worker processes"
+        "--wait", action="store_true", help="wait for a running build instead of refusing"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=_run_build)
-
-
-def _env_path(variable: str) -> Path | None:
-    value = os.environ.get(variable)
-    return Path(value) if value else None
 
 
 def _warehouse_argument(parser: argparse.ArgumentParser) -> None:
@@ -173,14 +170,21 @@ def _run_build(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from cxr_sql.build import EXIT_USAGE, BuildOptions, run_build
+    from cxr_sql.build import EXIT_BUSY, EXIT_USAGE, run_build
+    from cxr_sql.config import ConfigError, build_options, load_config
+    from cxr_sql.publish import BuildBusy
 
+    try:
+        options = build_options(args, load_config(args.config))
+    except ConfigError as error:
+        _fail(str(error))
+        return EXIT_USAGE
     given = {
-        "--mimic-cxr": args.mimic_cxr,
-        "--mimic-cxr-jpg": args.mimic_cxr_jpg,
-        "--mimiciv": args.mimiciv,
-        "--mimiciv-ed": args.mimiciv_ed,
-        "--mimiciv-note": args.mimiciv_note,
+        "--mimic-cxr": options.mimic_cxr,
+        "--mimic-cxr-jpg": options.mimic_cxr_jpg,
+        "--mimiciv": options.mimiciv,
+        "--mimiciv-ed": options.mimiciv_ed,
+        "--mimiciv-note": options.mimiciv_note,
     }
     if not any(given.values()):
         _fail("nothing to build: give at least one source folder, e.g. --mimic-cxr DIR")
@@ -189,27 +193,20 @@ def _run_build(args: argparse.Namespace) -> int:
         if folder is not None and not folder.is_dir():
             _fail(f"{flag} {folder}: no such folder")
             return EXIT_USAGE
-    options = BuildOptions(
-        warehouse=args.warehouse,
-        mimic_cxr=args.mimic_cxr,
-        mimic_cxr_jpg=args.mimic_cxr_jpg,
-        mimiciv=args.mimiciv,
-        mimiciv_ed=args.mimiciv_ed,
-        mimiciv_note=args.mimiciv_note,
-        mimiciv_version=args.mimiciv_version,
-        tables=tuple(t.strip() for t in args.tables.split(",") if t.strip()),
-        all_tables=args.all,
-        reports_from=args.reports_from,
-        jobs=max(args.jobs, 1),
-        link_window_hours=args.link_window_hours,
-    )
-    report = run_build(options)
+    try:
+        report = run_build(options)
+    except BuildBusy as busy:
+        _fail(str(busy))
+        return EXIT_BUSY
     if args.json:
         print(json.dumps([asdict(stage) for stage in report.stages], indent=2))
     elif not args.quiet:
         for stage in report.stages:
             print(stage.line())
-        print(f"warehouse: {args.warehouse / 'mimic.duckdb'}")
+        if report.published is None:
+            print(f"nothing to do: {options.warehouse} is up to date with its sources")
+        else:
+            print(f"published {report.published}: {options.warehouse / 'mimic.duckdb'}")
     for stage in report.stages:
         if stage.error and (args.quiet or args.json):
             print(f"cxr-sql: error: {stage.name}: {stage.error}", file=sys.stderr)

@@ -9,17 +9,22 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, label: str, total: int | None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, label: str, total: int | None, stream: TextIO | None = None, enabled: bool = True
+    ) -> None:
         self.label = label
         self.total = total
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
+        self.enabled = enabled
         self.started = time.monotonic()
         self._last_log = (0.0, -1)  # time and tenth of the last plain line
         self.done = 0
 
     def update(self, done: int) -> None:
         self.done = done
+        if not self.enabled:
+            return
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rate = done / elapsed
         if self.live:
@@ -32,7 +37,7 @@ class Progress:
             self.stream.write(self._line(rate) + "\n")
 
     def finish(self) -> None:
-        if self.live:
+        if self.live and self.enabled:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 

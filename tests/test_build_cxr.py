@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from cxr_sql.build import BuildOptions, run_build
+from cxr_sql.publish import data_root
 from tests.helpers import duckdb_cli, run_cli
 
 
@@ -124,10 +125,10 @@ def test_zip_and_tree_give_identical_parquet(tiny_sources: Path, tmp_path: Path)
     tree = build(tiny_sources, tmp_path / "tree", "tree", jobs=2)
     zipped = build(tiny_sources, tmp_path / "zip", "zip", jobs=1)
     for table in ("reports", "report_sections"):
-        parts = sorted((tree / "parquet/mimic_cxr" / table).glob("*.parquet"))
+        parts = sorted((data_root(tree) / "mimic_cxr" / table).glob("*.parquet"))
         assert parts
         for part in parts:
-            other = zipped / "parquet/mimic_cxr" / table / part.name
+            other = data_root(zipped) / "mimic_cxr" / table / part.name
             assert other.read_bytes() == part.read_bytes(), part.name
 
 

@@ -15,7 +15,6 @@ module as it was, never half a schema.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from cxr_sql.fingerprint import files_fingerprint
 from cxr_sql.ingest.mimiciv_schema import OPTIONAL_COLUMNS, TABLES, header_of
 from cxr_sql.ingest.problems import DROPPED, Reject, SourceError, rejects_table
 
@@ -111,15 +111,6 @@ def _copy_table(
     return rows, rejects, columns is None
 
 
-def fingerprint(files: list[Path]) -> str:
-    """A hash of the inputs' names, sizes and modification times (cheap, no content read)."""
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def build_module(
     module: str, folder: Path, tables: list[str], version: str, out: Path
 ) -> ModuleResult:
@@ -161,7 +152,7 @@ def build_module(
         "dataset": f"MIMIC-IV {module}",
         "version": version,
         "source": str(folder.resolve()),
-        "source_fingerprint": fingerprint(inputs),
+        "source_fingerprint": files_fingerprint(inputs),
         "build_time": datetime.now(UTC).isoformat(timespec="seconds"),
         "tables_typed_by_inference": ",".join(result.inferred),
     }

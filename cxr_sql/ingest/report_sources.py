@@ -1,21 +1,27 @@
 """Where report files come from: the `files/` tree or `mimic-cxr-reports.zip`.
 
-Both are read in groups, one per `pNN` folder, so that two processes can share
-the work and each group becomes one Parquet part. A zip is read in place, member
-by member; nothing is unpacked to disk.
+Both are read in groups, one per `pNN` folder, so that processes can share the
+work and each group becomes one Parquet part. A zip is read in place, member by
+member; nothing is unpacked to disk.
+
+Each file has a key that changes when it does: size and modification time in
+the tree, CRC and size in the zip. A rebuild reads only files whose key
+changed; in the tree, a patient folder whose modification time is unchanged
+(no report added, removed or renamed in it) is not even listed again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxr_sql.ingest.problems import DROPPED, Reject, SourceError
+from cxr_sql.ingest.problems import SourceError
 
 REPORTS_ZIP = "mimic-cxr-reports.zip"
 GROUP_RE = re.compile(r"p\d\d")
@@ -26,16 +32,8 @@ SUBJECT_FOLDER_RE = re.compile(r"p(1\d{7})")
 
 
 @dataclass(frozen=True)
-class ReportFile:
-    path: str  # as in the study list: files/pNN/p<subject>/s<study>.txt
-    subject_id: int
-    study_id: int
-    data: bytes
-
-
-@dataclass(frozen=True)
 class ReportSource:
-    """A files/ tree (kind 'tree', root = the MIMIC-CXR folder) or a reports zip."""
+    """A files/ tree (kind 'tree', location = the MIMIC-CXR folder) or a reports zip."""
 
     kind: str
     location: Path
@@ -43,6 +41,32 @@ class ReportSource:
     @property
     def label(self) -> str:
         return str(self.location / "files") if self.kind == "tree" else str(self.location)
+
+    def where(self, path: str) -> str:
+        """How a report is named in messages: its file, or zip!member."""
+        if self.kind == "tree":
+            return str(self.location / path)
+        return f"{self.location}!{path}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of a group, before it is read."""
+
+    path: str  # as in the study list: files/pNN/p<subject>/s<study>.txt (or what it was)
+    where: str  # for messages
+    key: str  # changes when the file does
+    folder: str  # files/pNN/p<subject>
+    folder_key: str  # tree: the folder's mtime; zip: ''
+    load: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class KnownFolder:
+    """A tree folder unchanged since the last build: its entries are not listed again."""
+
+    folder: str
+    folder_key: str
 
 
 def parse_report_path(path: str) -> tuple[int, int] | str:
@@ -64,62 +88,85 @@ def parse_report_path(path: str) -> tuple[int, int] | str:
     return int(subject_match.group(1)), int(name_match.group(1))
 
 
-def list_groups(source: ReportSource) -> tuple[list[str], list[Reject]]:
-    """The pNN groups of a source, and rejects for anything beside them."""
-    rejects: list[Reject] = []
+def list_groups(source: ReportSource) -> tuple[list[str], list[str]]:
+    """The pNN groups of a source, and what sits beside them (where-strings)."""
     if source.kind == "tree":
         files = source.location / "files"
         if not files.is_dir():
             raise SourceError(str(files), "no files/ folder of reports")
-        groups = []
+        groups, stray = [], []
         for entry in sorted(os.scandir(files), key=lambda e: e.name):
             if entry.is_dir() and GROUP_RE.fullmatch(entry.name):
                 groups.append(entry.name)
             else:
-                rejects.append(Reject(entry.path, None, "not a pNN group folder", DROPPED))
-        return groups, rejects
-    names = _zip_names(source.location)
-    return sorted({group for group in names if group is not None}), [
-        Reject(f"{source.location}!{name}", None, "not under files/pNN/", DROPPED)
-        for name in names.get(None, [])
+                stray.append(entry.path)
+        return groups, stray
+    names = _open_zip(source.location)[1]
+    stray = [source.where(name) for name in names.get(None, [])]
+    return sorted(group for group in names if group is not None), stray
+
+
+def group_fingerprint(source: ReportSource, group: str) -> str:
+    """Cheap: the mtimes of a tree group's patient folders (reports added, removed or
+    renamed change them); for a zip, the archive's size and mtime."""
+    if source.kind == "zip":
+        stat = source.location.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    parts = [
+        f"{entry.name}:{entry.stat().st_mtime_ns}"
+        for entry in os.scandir(source.location / "files" / group)
     ]
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:16]
 
 
-def read_group(source: ReportSource, group: str) -> Iterator[ReportFile | Reject]:
-    """Every report of one group in path order, or a reject for what is not a report."""
+def scan_group(
+    source: ReportSource, group: str, known_folders: dict[str, str]
+) -> Iterator[Entry | KnownFolder | str]:
+    """The group's entries in path order; KnownFolder for an unchanged tree folder
+    (`known_folders`: folder -> key of the last build); a where-string for anything
+    that is not a patient folder."""
     if source.kind == "tree":
-        yield from _tree_group(source.location, group)
+        yield from _scan_tree(source, group, known_folders)
     else:
-        yield from _zip_group(source.location, group)
+        yield from _scan_zip(source, group)
 
 
-def _checked(path: str, where: str, data: bytes) -> ReportFile | Reject:
-    ids = parse_report_path(path)
-    if isinstance(ids, str):
-        return Reject(where, None, ids, DROPPED)
-    return ReportFile(path, ids[0], ids[1], data)
+def _read_file(path: str) -> Callable[[], bytes]:
+    def load() -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    return load
 
 
-def _tree_group(root: Path, group: str) -> Iterator[ReportFile | Reject]:
-    group_dir = root / "files" / group
-    for patient in sorted(os.scandir(group_dir), key=lambda e: e.name):
+def _scan_tree(
+    source: ReportSource, group: str, known_folders: dict[str, str]
+) -> Iterator[Entry | KnownFolder | str]:
+    for patient in sorted(os.scandir(source.location / "files" / group), key=lambda e: e.name):
         if not patient.is_dir():
-            yield Reject(patient.path, None, "not a patient folder", DROPPED)
+            yield patient.path
+            continue
+        folder = f"files/{group}/{patient.name}"
+        folder_key = str(patient.stat().st_mtime_ns)
+        if known_folders.get(folder) == folder_key:
+            yield KnownFolder(folder, folder_key)
             continue
         for entry in sorted(os.scandir(patient.path), key=lambda e: e.name):
             if entry.is_dir():
                 continue  # a study's image folder
-            path = f"files/{group}/{patient.name}/{entry.name}"
-            with open(entry.path, "rb") as handle:
-                yield _checked(path, entry.path, handle.read())
+            stat = entry.stat()
+            yield Entry(
+                path=f"{folder}/{entry.name}",
+                where=entry.path,
+                key=f"{stat.st_size}:{stat.st_mtime_ns}",
+                folder=folder,
+                folder_key=folder_key,
+                load=_read_file(entry.path),
+            )
 
 
 # One open archive per process: opening parses the whole central directory.
 _open_zips: dict[Path, tuple[zipfile.ZipFile, dict[str | None, list[str]]]] = {}
-
-
-def _zip_names(location: Path) -> dict[str | None, list[str]]:
-    return _open_zip(location)[1]
 
 
 def _open_zip(location: Path) -> tuple[zipfile.ZipFile, dict[str | None, list[str]]]:
@@ -136,20 +183,33 @@ def _open_zip(location: Path) -> tuple[zipfile.ZipFile, dict[str | None, list[st
                 continue
             at = name.find("files/")
             group = name[at + 6 : at + 9] if at >= 0 else None
-            by_group.setdefault(group if group and GROUP_RE.fullmatch(group) else None, []).append(
-                name
-            )
+            if group is None or not GROUP_RE.fullmatch(group):
+                group = None
+            by_group.setdefault(group, []).append(name)
         _open_zips[location] = (archive, by_group)
     return _open_zips[location]
 
 
-def _zip_group(location: Path, group: str) -> Iterator[ReportFile | Reject]:
-    archive, by_group = _open_zip(location)
+def _read_member(archive: zipfile.ZipFile, name: str) -> Callable[[], bytes]:
+    def load() -> bytes:
+        return archive.read(name)
+
+    return load
+
+
+def _scan_zip(source: ReportSource, group: str) -> Iterator[Entry]:
+    archive, by_group = _open_zip(source.location)
     for name in sorted(by_group.get(group, [])):
-        where = f"{location}!{name}"
-        try:
-            data = archive.read(name)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-            yield Reject(where, None, f"unreadable zip member ({error})", DROPPED)
-            continue
-        yield _checked(name[name.find("files/") :], where, data)
+        info = archive.getinfo(name)
+        path = name[name.find("files/") :]
+        yield Entry(
+            path=path,
+            where=source.where(name),
+            key=f"{info.CRC}:{info.file_size}",
+            folder=path.rsplit("/", 1)[0],
+            folder_key="",
+            load=_read_member(archive, name),
+        )
+
+
+UNREADABLE_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, OSError)

@@ -4,22 +4,39 @@ Work is split by pNN group across processes: each process lists the groups
 itself (for a zip, listing means parsing the central directory, which would
 otherwise be done once more in the parent) and takes every n-th. Each group
 becomes one Parquet part of each table, written by the process that read it, so
-report text never crosses a process boundary. Parts are sorted by path: the
-tree and the zip give identical files, whatever the number of processes.
+report text never crosses a process boundary. Parts are sorted by subject and
+study: the tree and the zip give identical files, whatever the number of
+processes.
+
+Incremental: beside each part, `reports/_index/<group>.parquet` records every
+file's key (see report_sources) and, for files that were not reports, why. A
+rebuild reuses the rows of files whose key is unchanged and reads only the rest;
+parts are always written as new files, never over the old ones, which may be
+hard links into the previous generation of the warehouse.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cxr_sql.ingest.problems import KEPT, REPLACED, Reject
-from cxr_sql.ingest.report_sources import ReportFile, ReportSource, list_groups, read_group
+from cxr_sql.ingest.problems import DROPPED, Reject
+from cxr_sql.ingest.report_sources import (
+    UNREADABLE_MEMBER,
+    Entry,
+    KnownFolder,
+    ReportSource,
+    list_groups,
+    parse_report_path,
+    scan_group,
+)
 from cxr_sql.ingest.sections import SECTIONER_VERSION, section_report
 from cxr_sql.progress import Progress
 
@@ -51,14 +68,25 @@ SECTIONS_SCHEMA = pa.schema(
     ],
     metadata={"sectioner_version": SECTIONER_VERSION},
 )
-PROGRESS_EVERY = 2000  # reports between updates of the shared counter
+INDEX_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("where", pa.string()),
+        ("key", pa.string()),
+        ("folder", pa.string()),
+        ("folder_key", pa.string()),
+        ("reject", pa.string()),  # why the file is not in the tables; NULL for reports
+    ]
+)
+INDEX = "_index"
+PROGRESS_EVERY = 2000  # files between updates of the shared counter
 
 
 @dataclass
 class GroupResult:
     group: str
-    n_reports: int = 0
-    n_sections: int = 0
+    n_read: int = 0
+    n_reused: int = 0
     rejects: list[Reject] = field(default_factory=list)
 
 
@@ -71,29 +99,34 @@ def decode(data: bytes) -> tuple[str, int]:
         return text, text.count("\ufffd")
 
 
-class _Columns:
-    """Column lists of one group's two tables."""
+def _empty_columns(schema: pa.Schema) -> dict[str, list]:
+    return {name: [] for name in schema.names}
+
+
+class _NewRows:
+    """Column lists of the rows read in this run."""
 
     def __init__(self) -> None:
-        self.reports: dict[str, list] = {name: [] for name in REPORTS_SCHEMA.names}
-        self.sections: dict[str, list] = {name: [] for name in SECTIONS_SCHEMA.names}
+        self.reports = _empty_columns(REPORTS_SCHEMA)
+        self.sections = _empty_columns(SECTIONS_SCHEMA)
 
-    def add(self, report: ReportFile, text: str, n_replaced: int) -> int:
+    def add(self, subject_id: int, study_id: int, path: str, data: bytes) -> None:
+        text, n_replaced = decode(data)
         sections = section_report(text)
         r = self.reports
-        r["subject_id"].append(report.subject_id)
-        r["study_id"].append(report.study_id)
-        r["path"].append(report.path)
+        r["subject_id"].append(subject_id)
+        r["study_id"].append(study_id)
+        r["path"].append(path)
         r["text"].append(text)
-        r["n_bytes"].append(len(report.data))
+        r["n_bytes"].append(len(data))
         r["n_sections"].append(len(sections))
         r["has_addendum"].append(any(s.in_addendum for s in sections))
         r["empty"].append(not text.strip())
         r["n_replaced"].append(n_replaced)
         s = self.sections
         for section in sections:
-            s["subject_id"].append(report.subject_id)
-            s["study_id"].append(report.study_id)
+            s["subject_id"].append(subject_id)
+            s["study_id"].append(study_id)
             s["ordinal"].append(section.ordinal)
             s["header"].append(section.header)
             s["section"].append(section.name)
@@ -101,10 +134,9 @@ class _Columns:
             s["char_start"].append(section.char_start)
             s["char_end"].append(section.char_end)
             s["in_addendum"].append(section.in_addendum)
-        return len(sections)
 
 
-_counter = None  # shared count of reports read, set in each worker
+_counter = None  # shared count of files done, set in each worker
 
 
 def _init_worker(counter) -> None:
@@ -112,41 +144,122 @@ def _init_worker(counter) -> None:
     _counter = counter
 
 
-def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
-    """Read, decode and section one group; write its part of both tables."""
-    result = GroupResult(group)
-    columns = _Columns()
-    pending = 0
-    for item in read_group(source, group):
-        if isinstance(item, Reject):
-            result.rejects.append(item)
-            continue
-        text, n_replaced = decode(item.data)
-        where = f"{source.label}/{item.path[len('files/') :]}"
-        if n_replaced:
-            reason = f"{n_replaced} undecodable byte sequence(s) replaced by U+FFFD"
-            result.rejects.append(Reject(where, None, reason, REPLACED))
-        if not text.strip():
-            result.rejects.append(Reject(where, None, "empty report", KEPT))
-        result.n_sections += columns.add(item, text, n_replaced)
-        result.n_reports += 1
-        pending += 1
-        if pending == PROGRESS_EVERY and _counter is not None:
-            with _counter.get_lock():
-                _counter.value += pending
-            pending = 0
-    if _counter is not None:
+def _count(n: int) -> None:
+    if _counter is not None and n:
         with _counter.get_lock():
-            _counter.value += pending
-    _write(columns.reports, REPORTS_SCHEMA, out / "reports" / f"{group}.parquet")
-    _write(columns.sections, SECTIONS_SCHEMA, out / "report_sections" / f"{group}.parquet")
+            _counter.value += n
+
+
+def _read_parquet(path: Path, schema: pa.Schema) -> pa.Table:
+    return pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
+
+
+class _Previous:
+    """What the last build knew of one group: its index and its rows."""
+
+    def __init__(self, out: Path, group: str) -> None:
+        self.index = _read_parquet(out / "reports" / INDEX / f"{group}.parquet", INDEX_SCHEMA)
+        self.reports_path = out / "reports" / f"{group}.parquet"
+        self.sections_path = out / "report_sections" / f"{group}.parquet"
+        rows = self.index.to_pylist()
+        self.by_path = {row["path"]: row for row in rows}
+        self.by_folder: dict[str, list[dict]] = {}
+        for row in rows:
+            self.by_folder.setdefault(row["folder"], []).append(row)
+        self.folder_keys = {row["folder"]: row["folder_key"] for row in rows if row["folder_key"]}
+
+    def reused_tables(self, paths: list[str]) -> tuple[pa.Table, pa.Table]:
+        """The previous rows of reports at these paths, and of their sections."""
+        if not paths:
+            return REPORTS_SCHEMA.empty_table(), SECTIONS_SCHEMA.empty_table()
+        reports = _read_parquet(self.reports_path, REPORTS_SCHEMA)
+        reports = reports.filter(pc.is_in(reports["path"], pa.array(paths)))
+        sections = _read_parquet(self.sections_path, SECTIONS_SCHEMA)
+        sections = sections.filter(pc.is_in(sections["study_id"], reports["study_id"]))
+        return reports, sections
+
+
+def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
+    """Bring one group's parts up to date: reuse unchanged files, read the rest."""
+    result = GroupResult(group)
+    previous = _Previous(out, group)
+    fresh = _NewRows()
+    index = _empty_columns(INDEX_SCHEMA)
+    reused: list[str] = []
+    pending = 0
+
+    def note(row: dict) -> None:
+        for name in INDEX_SCHEMA.names:
+            index[name].append(row[name])
+        if row["reject"] is not None:
+            result.rejects.append(Reject(row["where"], None, row["reject"], DROPPED))
+        elif row["path"] not in fresh_paths:
+            reused.append(row["path"])
+
+    fresh_paths: set[str] = set()
+    for item in scan_group(source, group, previous.folder_keys):
+        if isinstance(item, str):
+            result.rejects.append(Reject(item, None, "not a patient folder", DROPPED))
+            continue
+        if isinstance(item, KnownFolder):
+            for row in previous.by_folder[item.folder]:
+                note(row)
+            continue
+        known = previous.by_path.get(item.path)
+        if known is not None and known["key"] == item.key:
+            note(known | {"folder_key": item.folder_key, "where": item.where})
+            continue
+        note(_read_entry(item, fresh, fresh_paths))
+        result.n_read += 1
+        pending += 1
+        if pending == PROGRESS_EVERY:
+            _count(pending)
+            pending = 0
+    _count(pending + len(reused))
+    result.n_reused = len(reused)
+    old_reports, old_sections = previous.reused_tables(reused)
+    reports = pa.concat_tables([old_reports, pa.table(fresh.reports, schema=REPORTS_SCHEMA)])
+    sections = pa.concat_tables([old_sections, pa.table(fresh.sections, schema=SECTIONS_SCHEMA)])
+    _replace(reports.sort_by([("subject_id", "ascending"), ("study_id", "ascending")]),
+             previous.reports_path)  # fmt: skip
+    _replace(
+        sections.sort_by(
+            [("subject_id", "ascending"), ("study_id", "ascending"), ("ordinal", "ascending")]
+        ),
+        previous.sections_path,
+    )
+    _replace(pa.table(index, schema=INDEX_SCHEMA), out / "reports" / INDEX / f"{group}.parquet")
     return result
 
 
-def _write(columns: dict[str, list], schema: pa.Schema, path: Path) -> None:
+def _read_entry(item: Entry, fresh: _NewRows, fresh_paths: set[str]) -> dict:
+    """Read and section one file; its index row (with the reason if it is no report)."""
+    row = {
+        "path": item.path,
+        "where": item.where,
+        "key": item.key,
+        "folder": item.folder,
+        "folder_key": item.folder_key,
+        "reject": None,
+    }
+    ids = parse_report_path(item.path)
+    if isinstance(ids, str):
+        return row | {"reject": ids}
+    try:
+        data = item.load()
+    except UNREADABLE_MEMBER as error:
+        return row | {"reject": f"unreadable zip member ({error})"}
+    fresh.add(ids[0], ids[1], item.path, data)
+    fresh_paths.add(item.path)
+    return row
+
+
+def _replace(table: pa.Table, path: Path) -> None:
+    """Write a new file and rename it over the old one (which may be a hard link)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table(columns, schema=schema)
-    pq.write_table(table, path, compression="zstd", compression_level=1)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, scratch, compression="zstd", compression_level=1)
+    os.replace(scratch, path)
 
 
 def section_shard(source: ReportSource, shard: int, n_shards: int, out: Path) -> list[GroupResult]:
@@ -154,28 +267,37 @@ def section_shard(source: ReportSource, shard: int, n_shards: int, out: Path) ->
     groups, stray = list_groups(source)
     results = [section_group(source, group, out) for group in groups[shard::n_shards]]
     if shard == 0:
-        results.append(GroupResult("(outside the groups)", rejects=stray))
+        rejects = [Reject(where, None, "not a pNN group folder", DROPPED) for where in stray]
+        results.append(GroupResult("(outside the groups)", rejects=rejects))
+        _drop_parts_of_lost_groups(out, set(groups))
     return results
+
+
+def _drop_parts_of_lost_groups(out: Path, groups: set[str]) -> None:
+    for folder in (out / "reports", out / "report_sections", out / "reports" / INDEX):
+        for part in folder.glob("*.parquet"):
+            if part.stem not in groups:
+                part.unlink()
 
 
 @dataclass
 class ReportsResult:
-    n_reports: int
-    n_sections: int
+    n_read: int
+    n_reused: int
     rejects: list[Reject]
 
 
 def build_reports(
-    source: ReportSource, out: Path, jobs: int, expected: int | None = None
+    source: ReportSource,
+    out: Path,
+    jobs: int,
+    expected: int | None = None,
+    show_progress: bool = True,
 ) -> ReportsResult:
-    """Section every report of the source into out/reports and out/report_sections."""
-    for table in ("reports", "report_sections"):
-        (out / table).mkdir(parents=True, exist_ok=True)
-        for stale in (out / table).glob("*.parquet"):
-            stale.unlink()
+    """Bring out/reports and out/report_sections up to date with the source."""
     context = multiprocessing.get_context("spawn")
     counter = context.Value("q", 0)
-    progress = Progress("reports", expected)
+    progress = Progress("reports", expected, enabled=show_progress)
     n_shards = max(1, jobs)
     with ProcessPoolExecutor(
         max_workers=n_shards, mp_context=context, initializer=_init_worker, initargs=(counter,)
@@ -190,7 +312,7 @@ def build_reports(
         results = [result for future in futures for result in future.result()]
     progress.finish()
     return ReportsResult(
-        n_reports=sum(r.n_reports for r in results),
-        n_sections=sum(r.n_sections for r in results),
+        n_read=sum(r.n_read for r in results),
+        n_reused=sum(r.n_reused for r in results),
         rejects=[reject for r in results for reject in r.rejects],
     )
