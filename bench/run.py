@@ -46,7 +46,7 @@ MODULE = (
 DUCKDB_COPY = (
     "import sys, duckdb; con = duckdb.connect(); con.execute('SET threads = 2'); "
     "con.execute(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}')) TO '{sys.argv[2]}' "
-    "(FORMAT parquet, COMPRESSION zstd)\")"
+    '(FORMAT parquet, COMPRESSION zstd)")'
 )
 CATALOG = (
     "import sys; from pathlib import Path; from cxr_sql.catalog import write_catalog; "
@@ -108,38 +108,102 @@ def steps(sources: Path, scratch: Path, repeats: int) -> list[dict]:
     run([bare_read], shell=True)  # warm the page cache
     (scratch / "jpg").mkdir(parents=True, exist_ok=True)
     results = [
-        measure("lists: record and study lists, validated", [PYTHON, "-c", LISTS, str(cxr)],
-                n_images + n_reports, repeats),
-        measure("reports: baseline bare read of the files (find | xargs cat)", [bare_read],
-                n_reports, repeats, shell=True),
-        measure("reports: read, section, write Parquet from the files/ tree",
-                [PYTHON, "-c", REPORTS, "tree", str(cxr), str(scratch / "tree")],
-                n_reports, repeats),
-        measure("reports: read, section, write Parquet from mimic-cxr-reports.zip",
-                [PYTHON, "-c", REPORTS, "zip", str(cxr / "mimic-cxr-reports.zip"),
-                 str(scratch / "zip")], n_reports, repeats),
-        measure("jpg: metadata, chexpert, negbio, split", [PYTHON, "-c", JPG, str(jpg),
-                str(scratch / "jpg")], n_images * 2 + n_reports * 2, repeats),
-        measure("mimiciv: transfers.csv.gz to typed Parquet (cxr-sql)",
-                [PYTHON, "-c", MODULE, "hosp", str(iv / "hosp"), "transfers", str(scratch / "iv")],
-                transfers, repeats),
-        measure("mimiciv: baseline DuckDB COPY of transfers.csv.gz to Parquet",
-                [PYTHON, "-c", DUCKDB_COPY, str(iv / "hosp/transfers.csv.gz"),
-                 str(scratch / "copy.parquet")], transfers, repeats),
-        measure("mimiciv: linking tables (patients, admissions, transfers, icustays)",
-                [PYTHON, "-c", MODULE, "hosp", str(iv / "hosp"), "patients,admissions,transfers",
-                 str(scratch / "iv")], linking, repeats),
+        measure(
+            "lists: record and study lists, validated",
+            [PYTHON, "-c", LISTS, str(cxr)],
+            n_images + n_reports,
+            repeats,
+        ),
+        measure(
+            "reports: baseline bare read of the files (find | xargs cat)",
+            [bare_read],
+            n_reports,
+            repeats,
+            shell=True,
+        ),
+        measure(
+            "reports: read, section, write Parquet from the files/ tree",
+            [PYTHON, "-c", REPORTS, "tree", str(cxr), str(scratch / "tree")],
+            n_reports,
+            repeats,
+        ),
+        measure(
+            "reports: read, section, write Parquet from mimic-cxr-reports.zip",
+            [
+                PYTHON,
+                "-c",
+                REPORTS,
+                "zip",
+                str(cxr / "mimic-cxr-reports.zip"),
+                str(scratch / "zip"),
+            ],
+            n_reports,
+            repeats,
+        ),
+        measure(
+            "jpg: metadata, chexpert, negbio, split",
+            [PYTHON, "-c", JPG, str(jpg), str(scratch / "jpg")],
+            n_images * 2 + n_reports * 2,
+            repeats,
+        ),
+        measure(
+            "mimiciv: transfers.csv.gz to typed Parquet (cxr-sql)",
+            [PYTHON, "-c", MODULE, "hosp", str(iv / "hosp"), "transfers", str(scratch / "iv")],
+            transfers,
+            repeats,
+        ),
+        measure(
+            "mimiciv: baseline DuckDB COPY of transfers.csv.gz to Parquet",
+            [
+                PYTHON,
+                "-c",
+                DUCKDB_COPY,
+                str(iv / "hosp/transfers.csv.gz"),
+                str(scratch / "copy.parquet"),
+            ],
+            transfers,
+            repeats,
+        ),
+        measure(
+            "mimiciv: linking tables (patients, admissions, transfers, icustays)",
+            [
+                PYTHON,
+                "-c",
+                MODULE,
+                "hosp",
+                str(iv / "hosp"),
+                "patients,admissions,transfers",
+                str(scratch / "iv"),
+            ],
+            linking,
+            repeats,
+        ),
     ]
     warehouse = scratch / "warehouse"
     shutil.rmtree(warehouse, ignore_errors=True)
     subprocess.run(
-        [BIN / "cxr-sql", "build", "--warehouse", warehouse, "--mimic-cxr", cxr,
-         "--mimic-cxr-jpg", jpg, "--mimiciv", iv, "--quiet"],
+        [
+            BIN / "cxr-sql",
+            "build",
+            "--warehouse",
+            warehouse,
+            "--mimic-cxr",
+            cxr,
+            "--mimic-cxr-jpg",
+            jpg,
+            "--mimiciv",
+            iv,
+            "--quiet",
+        ],
         check=True,
     )
     results.append(
-        measure("catalog: regenerate every view (as relink does)",
-                [PYTHON, "-c", CATALOG, str(warehouse)], 1, repeats)
+        measure(
+            "catalog: regenerate every view (as relink does)",
+            [PYTHON, "-c", CATALOG, str(warehouse)],
+            1,
+            repeats,
+        )
     )
     return results
 
@@ -162,8 +226,10 @@ def main() -> None:
     )
     print(f"{'step':70} {'wall s':>7} {'cpu s':>7} {'MB':>7} {'rows/s':>10}")
     for r in results:
-        print(f"{r['step']:70} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} "
-              f"{r['rows_per_s']:10,}")
+        print(
+            f"{r['step']:70} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} "
+            f"{r['rows_per_s']:10,}"
+        )
 
 
 if __name__ == "__main__":
