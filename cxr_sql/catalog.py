@@ -71,11 +71,17 @@ def settings(root: Path) -> dict[str, object]:
     return {**DEFAULT_SETTINGS, **{k: v for k, v in chosen.items() if k in DEFAULT_SETTINGS}}
 
 
-def render(template: Path, root: Path, known_views: frozenset[str] = frozenset()) -> str:
+def render(
+    template: Path,
+    root: Path,
+    known_views: frozenset[str] = frozenset(),
+    overrides: dict[str, object] | None = None,
+) -> str:
     """The SELECT of one templated view, over the Parquet folder `root`.
 
     Templates see `parquet(table)`, `exists(table)` (built Parquet), `exists_view(name)`
-    (a MIMIC-IV view of this catalog) and the derived views' settings.
+    (a MIMIC-IV view of this catalog) and the derived views' settings (the stored
+    ones, or `overrides`).
     """
 
     def parquet(table: str) -> str:
@@ -87,12 +93,17 @@ def render(template: Path, root: Path, known_views: frozenset[str] = frozenset()
     def exists(table: str) -> bool:
         return any((root / table).glob("*.parquet"))
 
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return environment.from_string(template.read_text()).render(
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template.parent.parent),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    relative = template.relative_to(template.parent.parent).as_posix()
+    return environment.get_template(relative).render(
         parquet=parquet,
         exists=exists,
         exists_view=lambda name: name in known_views,
-        **settings(root),
+        **(overrides if overrides is not None else settings(root)),
     )
 
 

@@ -266,6 +266,73 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "docs",
+        help="write the data dictionary (Markdown and HTML) of a warehouse",
+        description="Every schema, view and column of the warehouse with its type and meaning.",
+    )
+    _warehouse_argument(parser)
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs"), metavar="DIR", help="output folder (docs)"
+    )
+    parser.set_defaults(run=_run_docs)
+
+
+def _run_docs(args: argparse.Namespace) -> int:
+    from cxr_sql.dictionary import collect, html_page, markdown
+    from cxr_sql.warehouse import connect
+
+    try:
+        con = connect(args.warehouse)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    with con:
+        views = collect(con)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "dictionary.md").write_text(markdown(views))
+    (args.out / "dictionary.html").write_text(html_page(views))
+    print(f"wrote {args.out / 'dictionary.md'} and dictionary.html: {len(views)} views and tables")
+    return 0
+
+
+def _render_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "render",
+        help="write the derived views as SQL for another engine (BigQuery)",
+        description=(
+            "Render the linking and QA views of mimic_cxr_derived from the same templates, "
+            "in BigQuery SQL over physionet-data, as CREATE VIEW statements for your own "
+            "dataset: one file per view."
+        ),
+    )
+    parser.add_argument("--dialect", choices=("bigquery",), default="bigquery")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        metavar="PROJECT.DATASET",
+        help="your BigQuery dataset that will hold the views",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("bigquery"), metavar="DIR", help="output folder"
+    )
+    parser.add_argument("--link-window-hours", type=int, default=24, metavar="H")
+    parser.set_defaults(run=_run_render)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from cxr_sql.render import render_bigquery
+
+    statements = render_bigquery(
+        args.dataset, settings={"link_window_hours": args.link_window_hours}
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    for view, statement in statements.items():
+        (args.out / f"{view}.sql").write_text(statement)
+    print(f"wrote {len(statements)} views for {args.dataset} to {args.out}")
+    return 0
+
+
 def _relink_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "relink",
@@ -338,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     _build_parser(commands)
     _query_parser(commands)
     _check_parser(commands)
+    _docs_parser(commands)
+    _render_parser(commands)
     _relink_parser(commands)
     _translate_parser(commands)
     return parser

@@ -310,6 +310,12 @@ def test_demo_timeline_links_every_study_to_its_expected_admission(
             f"SELECT t.situation, t.slot_hadm_id, a.rule, a.hadm_id "
             f"FROM read_csv('{truth}') t JOIN mimic_cxr_derived.study_admission a USING (study_id)"
         ).fetchall()
+        disagreeing = con.execute(
+            "SELECT count(*) FROM mimic_cxr_derived.study_times t JOIN (SELECT study_id, "
+            "min(study_datetime) AS parsed FROM mimic_cxr.metadata GROUP BY ALL) USING (study_id) "
+            "WHERE t.study_datetime IS DISTINCT FROM parsed"
+        ).fetchone()
+    assert disagreeing == (0,)  # the SQL arithmetic agrees with the parsed text, to the ms
     assert len(pairs) > 300
     for situation, slot_hadm, rule, hadm in pairs:
         assert rule == expected_rule.get(situation, "none"), situation

@@ -1,3 +1,4 @@
+{% from 'macros.jinja' import earlier %}
 -- mimic_cxr_derived.study_admission: the hospital admission each study belongs to;
 -- one row per study, NULLs where there is none.
 -- Rules, in order:
@@ -24,10 +25,10 @@ windows AS (
     UNION ALL
     SELECT
         a.subject_id, a.hadm_id, 'ed_before_admission', 2,
-        least(a.edregtime, e.first_ed_intime), a.admittime
+        {{ earlier('a.edregtime', 'e.first_ed_intime') }}, a.admittime
     FROM mimiciv_hosp.admissions AS a
     LEFT JOIN ed_start AS e USING (hadm_id)
-    WHERE least(a.edregtime, e.first_ed_intime) < a.admittime
+    WHERE {{ earlier('a.edregtime', 'e.first_ed_intime') }} < a.admittime
 ),
 candidates AS (
     SELECT

@@ -1,3 +1,4 @@
+{% from 'macros.jinja' import earlier %}
 -- mimic_cxr_derived.study_link_candidates: every admission, ED-before-admission window,
 -- ED stay and ICU stay of the study's subject whose window comes within
 -- {{ link_window_hours }} hours of the study (the build's --link-window-hours); one row per
@@ -21,10 +22,10 @@ windows AS (
     FROM mimiciv_hosp.admissions
     UNION ALL
     SELECT a.subject_id, 'ed_before_admission', a.hadm_id, NULL,
-           least(a.edregtime, e.first_ed_intime), a.admittime, true
+           {{ earlier('a.edregtime', 'e.first_ed_intime') }}, a.admittime, true
     FROM mimiciv_hosp.admissions AS a
     LEFT JOIN ed_start AS e USING (hadm_id)
-    WHERE least(a.edregtime, e.first_ed_intime) < a.admittime
+    WHERE {{ earlier('a.edregtime', 'e.first_ed_intime') }} < a.admittime
 {%- if exists_view('mimiciv_ed.edstays') %}
     UNION ALL
     SELECT subject_id, 'edstay', hadm_id, stay_id, intime, outtime, false

@@ -1,3 +1,4 @@
+{% from 'macros.jinja' import study_datetime %}
 -- mimic_cxr_derived.study_times: when each study was taken; one row per study of the
 -- study list.
 --   study_datetime       the earliest image time: StudyDate + StudyTime of the DICOM
@@ -7,23 +8,26 @@
 --   n_images             images with a time
 --   n_distinct_times     distinct image times (1 when all images share the study time)
 --   time_source          dicom, jpg, dicom+jpg (some images each), or none
-WITH image_times AS (
+WITH jpg_times AS (
+    SELECT j.study_id, j.dicom_id, {{ study_datetime('j.StudyDate', 'j.StudyTime') }} AS image_datetime
+    FROM mimic_cxr.metadata AS j
+    WHERE j.StudyDate IS NOT NULL AND j.StudyTime IS NOT NULL
+),
+image_times AS (
 {%- if exists('mimic_cxr/dicom_metadata') %}
-    SELECT study_id, dicom_id, study_datetime AS image_datetime, 'dicom' AS source
+    SELECT study_id, dicom_id, study_datetime AS image_datetime, 1 AS from_dicom
     FROM mimic_cxr.dicom_metadata
     WHERE study_datetime IS NOT NULL
     UNION ALL
-    SELECT j.study_id, j.dicom_id, j.study_datetime, 'jpg'
-    FROM mimic_cxr.metadata AS j
-    WHERE j.study_datetime IS NOT NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM mimic_cxr.dicom_metadata AS d
-          WHERE d.dicom_id = j.dicom_id AND d.study_datetime IS NOT NULL
-      )
+    SELECT j.study_id, j.dicom_id, j.image_datetime, 0
+    FROM jpg_times AS j
+    WHERE NOT EXISTS (
+        SELECT 1 FROM mimic_cxr.dicom_metadata AS d
+        WHERE d.dicom_id = j.dicom_id AND d.study_datetime IS NOT NULL
+    )
 {%- else %}
-    SELECT study_id, dicom_id, study_datetime AS image_datetime, 'jpg' AS source
-    FROM mimic_cxr.metadata
-    WHERE study_datetime IS NOT NULL
+    SELECT study_id, dicom_id, image_datetime, 0 AS from_dicom
+    FROM jpg_times
 {%- endif %}
 ),
 per_study AS (
@@ -33,7 +37,11 @@ per_study AS (
         max(image_datetime) AS last_image_datetime,
         count(*) AS n_images,
         count(DISTINCT image_datetime) AS n_distinct_times,
-        string_agg(DISTINCT source, '+' ORDER BY source) AS time_source
+        CASE
+            WHEN min(from_dicom) = 1 THEN 'dicom'
+            WHEN max(from_dicom) = 1 THEN 'dicom+jpg'
+            ELSE 'jpg'
+        END AS time_source
     FROM image_times
     GROUP BY study_id
 )

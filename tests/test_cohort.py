@@ -1,0 +1,136 @@
+"""The Python cohort layer and the example scripts, on the demo warehouse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cxr_sql
+from cxr_sql.build import BuildOptions, run_build
+from cxr_sql.cohort import (
+    ed_studies_later_admitted,
+    first_frontal_per_icu_stay,
+    reports_and_labels,
+    studies_with_diagnoses,
+)
+from tests.helpers import REPO
+
+SHARED_DEMO = REPO.parent / "shared" / "data" / "mimic-iv-demo-2.2"
+
+
+@pytest.fixture(scope="module")
+def warehouse(demo_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's studies with the real demo's hosp and icu tables, diagnoses included."""
+    mimiciv = SHARED_DEMO if SHARED_DEMO.is_dir() else demo_sources / "mimiciv"
+    target = tmp_path_factory.mktemp("cohort") / "warehouse"
+    report = run_build(
+        BuildOptions(
+            target,
+            mimic_cxr=demo_sources / "mimic-cxr",
+            mimic_cxr_jpg=demo_sources / "mimic-cxr-jpg",
+            mimiciv=mimiciv,
+            mimiciv_ed=demo_sources / "mimiciv",
+            tables=("diagnoses_icd",),
+        )
+    )
+    assert report.exit_code == 0, [s.line() for s in report.stages]
+    return target
+
+
+@pytest.mark.skipif(not SHARED_DEMO.is_dir(), reason="needs the demo's diagnoses_icd")
+def test_studies_with_diagnoses_match_hand_written_sql(warehouse: Path) -> None:
+    with cxr_sql.connect(warehouse) as con:
+        (code,) = con.execute(
+            "SELECT d.icd_code FROM mimiciv_hosp.diagnoses_icd d "
+            "JOIN mimic_cxr_derived.study_admission a USING (hadm_id) "
+            "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1"
+        ).fetchone()
+        found = studies_with_diagnoses(con, [code])
+        expected = con.execute(
+            "SELECT DISTINCT a.study_id FROM mimic_cxr_derived.study_admission a "
+            f"JOIN mimiciv_hosp.diagnoses_icd d USING (hadm_id) WHERE d.icd_code = '{code}'"
+        ).fetchall()
+        by_prefix = studies_with_diagnoses(con, [code[:3]], prefix=True)
+    assert sorted(found["study_id"].unique().to_list()) == sorted(s for (s,) in expected)
+    assert found.height > 0 and set(found["icd_code"]) == {code}
+    assert set(found["study_id"]) <= set(by_prefix["study_id"])
+
+
+def test_values_with_quotes_and_sql_are_only_data(warehouse: Path) -> None:
+    hostile = ["I10'; DROP VIEW mimic_cxr.reports; --", "' OR '1'='1", 'x"); SELECT 1; --']
+    with cxr_sql.connect(warehouse) as con:
+        if SHARED_DEMO.is_dir():
+            assert studies_with_diagnoses(con, hostile, prefix=True).height == 0
+        assert reports_and_labels(con, []).height == 0
+        with pytest.raises(ValueError, match="labeler must be one of"):
+            reports_and_labels(con, [1], labeler="chexpert c; DROP VIEW mimic_cxr.reports")
+        assert con.execute("SELECT count(*) FROM mimic_cxr.reports").fetchone()[0] > 0
+
+
+def test_first_frontal_x_ray_of_each_icu_stay(warehouse: Path) -> None:
+    with cxr_sql.connect(warehouse) as con:
+        first = first_frontal_per_icu_stay(con, within_hours=24)
+        views = dict(
+            con.execute(
+                "SELECT study_id, list(ViewPosition) FROM mimic_cxr.metadata GROUP BY ALL"
+            ).fetchall()
+        )
+        stays = con.execute("SELECT stay_id, intime, outtime FROM mimiciv_icu.icustays").fetchall()
+    assert first.height > 0
+    assert first["stay_id"].n_unique() == first.height
+    assert first["hours_after_icu_admission"].min() >= 0
+    assert first["hours_after_icu_admission"].max() <= 24
+    window = {stay: (start, end) for stay, start, end in stays}
+    for row in first.iter_rows(named=True):
+        assert {"AP", "PA"} & set(views[row["study_id"]])
+        start, end = window[row["stay_id"]]
+        assert start <= row["study_datetime"] <= end
+
+
+def test_ed_studies_later_admitted(warehouse: Path) -> None:
+    with cxr_sql.connect(warehouse) as con:
+        studies = ed_studies_later_admitted(con)
+    assert studies.height > 0
+    assert (studies["study_datetime"] < studies["admittime"]).all()
+    assert (studies["hours_before_admission"] > 0).all()
+
+
+def test_many_readers_at_once(warehouse: Path) -> None:
+    script = (
+        "import cxr_sql, sys; con = cxr_sql.connect(sys.argv[1]); "
+        "print(con.sql('SELECT count(*) FROM mimic_cxr_derived.study_admission').fetchone()[0])"
+    )
+    readers = [
+        subprocess.Popen([sys.executable, "-c", script, str(warehouse)], stdout=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    outputs = {reader.communicate(timeout=60)[0] for reader in readers}
+    assert all(reader.returncode == 0 for reader in readers)
+    assert len(outputs) == 1 and int(outputs.pop()) > 0
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("pneumothorax_first_icu_xray.py", "ICU stays with a frontal x-ray in their first 24 h:"),
+        ("ed_xrays_later_admitted.py", "ED x-rays of patients later admitted:"),
+        ("sections_labels_by_split.py", "train:"),
+    ],
+)
+def test_example_scripts_run(warehouse: Path, tmp_path: Path, script: str, expected: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), "--warehouse", str(warehouse)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout
+    count = int(done.stdout.split(expected)[1].split()[0])
+    assert count > 0
+    if script.startswith("sections"):
+        assert (tmp_path / "splits" / "train.parquet").exists()
