@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 DEMO_SCALE ?= small
 
-.PHONY: demo build test lint format bench clean
+.PHONY: demo build test lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,16 @@ build: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
-## bench: full-scale figures against baselines, into bench/results.json (not timed in tests)
+BENCH_WORK ?= bench
+BENCH_OUT ?= bench/results-quick.json
+
+## bench: full-scale figures against baselines, into bench/results.json (under 15 min)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --scale full
+
+## bench-quick: the same steps on small sources, once each (under 2 min; a smoke run)
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --scale small --repeats 1 --work $(BENCH_WORK) --out $(BENCH_OUT)
 
 ## lint: ruff lint and format check
 lint: $(STAMP)

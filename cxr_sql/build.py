@@ -33,6 +33,7 @@ from cxr_sql.catalog import CATALOG, DERIVED, METADATA_JSON, MIMICIV, SQL_DIR, w
 from cxr_sql.fingerprint import files_fingerprint, text_fingerprint
 from cxr_sql.ingest import cxr_lists
 from cxr_sql.ingest.csv_source import LINE
+from cxr_sql.ingest.dicom_headers import build_dicom_metadata, has_images, images_fingerprint
 from cxr_sql.ingest.jpg_files import read_jpg_tables
 from cxr_sql.ingest.mimiciv import available_tables, build_module, table_file
 from cxr_sql.ingest.mimiciv_schema import DEFAULT_TABLES, release_from_path, release_from_patients
@@ -54,7 +55,8 @@ from cxr_sql.publish import (
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3, 4
 MIMIC_CXR = "mimic_cxr"
-CXR_STAGES = ("lists", "reports", "jpg")  # their rejects go to mimic_cxr._rejects
+CXR_STAGES = ("lists", "reports", "dicom", "jpg")  # their rejects go to mimic_cxr._rejects
+IMAGE_PROBE = 50  # record-list paths looked at to tell whether images are there
 SEPARATE_RELEASE = {"ed": "2.2", "note": "2.2"}  # MIMIC-IV-ED and -Note have their own
 CODE_VERSION = f"{__version__}/{SECTIONER_VERSION}"
 
@@ -75,6 +77,8 @@ class BuildOptions:
     link_window_hours: int | None = None  # study_link_candidates reach; None keeps the last
     wait: bool = False  # queue behind a running build instead of refusing
     show_progress: bool = True
+    dicom: str = "auto"  # read DICOM headers: auto (when images are there), yes or no
+    dicom_all_tags: bool = False
 
 
 @dataclass
@@ -131,6 +135,19 @@ def _tree_has_reports(files: Path) -> bool:
         for patient in sorted(group.iterdir()) if group.is_dir() else []:
             return any(patient.glob("s*.txt"))
     return False
+
+
+def _images_present(cxr: Path) -> bool:
+    """Whether the MIMIC-CXR folder holds images: the first record-list paths (as .dcm or
+    .dcm.gz) tell at once; without a record list, the tree is walked to the first one."""
+    record_list = cxr / cxr_lists.RECORD_LIST
+    if not record_list.is_file():
+        return has_images(cxr)
+    try:
+        head = pl.read_csv(record_list, n_rows=IMAGE_PROBE, columns=["path"], infer_schema=False)
+    except (pl.exceptions.PolarsError, OSError):
+        return has_images(cxr)
+    return any((cxr / path).exists() or (cxr / f"{path}.gz").exists() for path in head["path"])
 
 
 def module_folder(options: BuildOptions, module: str) -> Path | None:
@@ -202,6 +219,11 @@ class _Build:
             stages.append(
                 Stage("reports", text_fingerprint(lists_print, self._reports_print()), self.reports)
             )
+            if options.dicom == "yes" or (options.dicom == "auto" and _images_present(cxr)):
+                dicom_print = text_fingerprint(
+                    CODE_VERSION, lists_print, options.dicom_all_tags, images_fingerprint(cxr)
+                )
+                stages.append(Stage("dicom", dicom_print, self.dicom))
         if options.mimic_cxr_jpg is not None:
             jpg_files = sorted(options.mimic_cxr_jpg.glob("mimic-cxr-*.csv*"))
             stages.append(
@@ -285,6 +307,27 @@ class _Build:
     def _study_list(self) -> pl.DataFrame | None:
         path = self.root / MIMIC_CXR / "study_list"
         return pl.read_parquet(path / "*.parquet") if any(path.glob("*.parquet")) else None
+
+    def dicom(self, summary: StageSummary) -> list[Reject]:
+        cxr = self.options.mimic_cxr
+        assert cxr is not None
+        if not has_images(cxr):
+            raise SourceError(str(cxr / "files"), "no .dcm or .dcm.gz images (--dicom yes)")
+        listed = self.root / MIMIC_CXR / "record_list"
+        record_list = (
+            pl.read_parquet(listed / "*.parquet") if any(listed.glob("*.parquet")) else None
+        )
+        result = build_dicom_metadata(
+            cxr,
+            self.root / MIMIC_CXR,
+            self.options.jobs,
+            record_list=record_list,
+            all_tags=self.options.dicom_all_tags,
+            show_progress=self.options.show_progress,
+        )
+        summary.rows["dicom_metadata"] = result.n_images
+        summary.notes.append(f"{result.n_read:,} files read, {result.n_reused:,} reused")
+        return result.rejects
 
     def jpg(self, summary: StageSummary) -> list[Reject]:
         assert self.options.mimic_cxr_jpg is not None

@@ -80,8 +80,8 @@ def render(
     """The SELECT of one templated view, over the Parquet folder `root`.
 
     Templates see `parquet(table)`, `exists(table)` (built Parquet), `exists_view(name)`
-    (a MIMIC-IV view of this catalog) and the derived views' settings (the stored
-    ones, or `overrides`).
+    (a MIMIC-IV view of this catalog) and the derived views' settings; `overrides`
+    replaces any of them (the BigQuery render says which tables exist there).
     """
 
     def parquet(table: str) -> str:
@@ -99,12 +99,14 @@ def render(
         keep_trailing_newline=True,
     )
     relative = template.relative_to(template.parent.parent).as_posix()
-    return environment.get_template(relative).render(
-        parquet=parquet,
-        exists=exists,
-        exists_view=lambda name: name in known_views,
-        **(overrides if overrides is not None else settings(root)),
-    )
+    context = {
+        "parquet": parquet,
+        "exists": exists,
+        "exists_view": lambda name: name in known_views,
+        **settings(root),
+        **(overrides or {}),
+    }
+    return environment.get_template(relative).render(**context)
 
 
 def templates(sql_dir: Path = SQL_DIR) -> dict[str, Path]:

@@ -143,6 +143,17 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         "admissions and stays (default 24, kept between builds)",
     )
     parser.add_argument(
+        "--dicom",
+        choices=("auto", "yes", "no"),
+        help="read the DICOM headers under --mimic-cxr's files/ (auto: when images are there)",
+    )
+    parser.add_argument(
+        "--dicom-all-tags",
+        action="store_const",
+        const=True,
+        help="also keep every header element as JSON (mimic_cxr.dicom_metadata.tags)",
+    )
+    parser.add_argument(
         "--reports-from",
         choices=("auto", "tree", "zip"),
         help="read reports from the files/ tree or the zip (auto: the tree when it has them)",

@@ -30,7 +30,7 @@ SOURCE_VARIABLES = {
 }
 SETTINGS = (
     "warehouse", *SOURCE_VARIABLES, "mimiciv_version", "tables", "all", "reports_from", "jobs",
-    "link_window_hours",
+    "link_window_hours", "dicom", "dicom_all_tags",
 )  # fmt: skip
 
 
@@ -88,6 +88,8 @@ def build_options(args: argparse.Namespace, config: dict) -> BuildOptions:
         reports_from=pick("reports_from", "auto"),
         jobs=max(int(pick("jobs", os.cpu_count() or 1)), 1),
         link_window_hours=pick("link_window_hours"),
+        dicom=pick("dicom", "auto"),
+        dicom_all_tags=bool(pick("dicom_all_tags", False)),
         wait=args.wait,
         show_progress=not (args.quiet or args.json),
     )

@@ -5,9 +5,13 @@ dicom_id: 40 hex digits in five dash-separated groups of eight. A patient folder
 `p10000032` sits under `p10`, the first three characters of its name.
 """
 
-import re
+from __future__ import annotations
 
-import polars as pl
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # polars is imported where the expressions are built: workers skip it
+    import polars as pl
 
 SUBJECT_ID_RE = re.compile(r"1\d{7}")
 STUDY_ID_RE = re.compile(r"5\d{7}")
@@ -35,14 +39,20 @@ def image_path(subject_id: int, study_id: int, dicom_id: str, suffix: str = ".dc
 
 def patient_folder_expr(subject_id: pl.Expr) -> pl.Expr:
     """`patient_folder` for a column of subject_id strings."""
+    import polars as pl
+
     return pl.format("files/p{}/p{}", subject_id.str.slice(0, 2), subject_id)
 
 
 def report_path_expr(subject_id: pl.Expr, study_id: pl.Expr) -> pl.Expr:
     """`report_path` for columns of ID strings."""
+    import polars as pl
+
     return pl.format("{}/s{}.txt", patient_folder_expr(subject_id), study_id)
 
 
 def image_path_expr(subject_id: pl.Expr, study_id: pl.Expr, dicom_id: pl.Expr) -> pl.Expr:
     """`image_path` (.dcm) for columns of ID strings."""
+    import polars as pl
+
     return pl.format("{}/s{}/{}.dcm", patient_folder_expr(subject_id), study_id, dicom_id)

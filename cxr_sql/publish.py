@@ -29,6 +29,8 @@ BUILD_JSON = "build.json"
 LOCK = ".build.lock"
 PARQUET = "parquet"
 KEEP = 2  # generations kept: the published one and the one before it
+# Tables whose builder resumes: the parts a killed build finished are kept for the next.
+RESUMABLE = ("mimic_cxr/dicom_metadata",)
 
 
 class BuildBusy(Exception):
@@ -86,14 +88,20 @@ def _generations(warehouse: Path) -> list[Path]:
 def start_generation(warehouse: Path, current: str | None) -> Path:
     """A new generation folder holding hard links to every file of the current one.
 
-    Leftovers of killed builds (generations newer than the current one) go first.
-    Small non-Parquet files are copied, not linked, since builders rewrite them.
+    Leftovers of killed builds (generations newer than the current one) go, but for
+    the parts of resumable tables, which the new generation keeps. Small non-Parquet
+    files are copied, not linked, since builders rewrite them.
     """
-    for generation in _generations(warehouse):
-        if current is None or generation.name > current:
-            shutil.rmtree(generation)
+    leftovers = [g for g in _generations(warehouse) if current is None or g.name > current]
     number = int(current[1:]) + 1 if current else 1
     target = warehouse / PARQUET / f"g{number:06d}"
+    salvage = warehouse / PARQUET / f".salvage-{os.getpid()}"
+    for generation in leftovers:
+        for table in RESUMABLE:
+            for part in (generation / table).glob("*.parquet"):
+                (salvage / table).mkdir(parents=True, exist_ok=True)
+                os.replace(part, salvage / table / part.name)
+        shutil.rmtree(generation)
     target.mkdir(parents=True)
     if current:
         source = warehouse / PARQUET / current
@@ -105,6 +113,12 @@ def start_generation(warehouse: Path, current: str | None) -> Path:
                     os.link(Path(folder) / name, destination / name)
                 else:
                     shutil.copy2(Path(folder) / name, destination / name)
+    for table in RESUMABLE:
+        for part in (salvage / table).glob("*.parquet"):
+            (target / table).mkdir(parents=True, exist_ok=True)
+            if not (target / table / part.name).exists():
+                os.replace(part, target / table / part.name)
+    shutil.rmtree(salvage, ignore_errors=True)
     return target
 
 

@@ -33,6 +33,8 @@ RENDERED = (
     "qa_ambiguous_links",
 )
 SOURCE_PROJECT = "physionet-data"
+# Source tables the templates may read on BigQuery (no DICOM header table: see above).
+ON_BIGQUERY = frozenset({"mimic_cxr/metadata", "mimic_cxr/study_list"})
 
 
 def _name_tables(select: exp.Expression, dataset: str, project: str) -> exp.Expression:
@@ -75,7 +77,7 @@ def render_bigquery(
             views[f"{DERIVED}.{view}"],
             Path("/nonexistent"),
             frozenset({"mimiciv_ed.edstays", "mimiciv_icu.icustays"}),
-            overrides=chosen,
+            overrides={**chosen, "exists": ON_BIGQUERY.__contains__},
         )
         tree = sqlglot.parse_one(select, read="duckdb")
         tree = _bigquery_types(_name_tables(tree, dataset, project))

@@ -15,9 +15,17 @@ from cxr_sql.publish import data_root
 from tests.helpers import duckdb_cli, run_cli
 
 
-def build(sources: Path, warehouse: Path, reports_from: str = "auto", jobs: int = 2) -> Path:
+def build(
+    sources: Path, warehouse: Path, reports_from: str = "auto", jobs: int = 2, jpg: bool = False
+) -> Path:
     report = run_build(
-        BuildOptions(warehouse, sources / "mimic-cxr", reports_from=reports_from, jobs=jobs)
+        BuildOptions(
+            warehouse,
+            sources / "mimic-cxr",
+            mimic_cxr_jpg=sources / "mimic-cxr-jpg" if jpg else None,
+            reports_from=reports_from,
+            jobs=jobs,
+        )
     )
     assert report.exit_code == 0, [s.error for s in report.stages]
     return warehouse
@@ -54,6 +62,8 @@ def test_catalog_has_every_view_and_counts_match_the_sources(
         "reports",
         "report_sections",
         "sectioned",
+        "dicom_metadata",  # the tiny sources have a DICOM per image: --dicom auto reads them
+        "dicom_metadata_string",
         "_rejects",
         "_metadata",
     }
@@ -173,3 +183,29 @@ def test_build_and_query_commands(tiny_sources: Path, tmp_path: Path) -> None:
 def test_build_without_sources_is_a_usage_error(tmp_path: Path) -> None:
     done = run_cli("build", "--warehouse", str(tmp_path / "w"))
     assert done.returncode == 2 and "--mimic-cxr" in done.stderr
+
+
+def test_dicom_headers_are_built_and_time_the_studies(tiny_sources: Path, tmp_path: Path) -> None:
+    tiny_warehouse = build(tiny_sources, tmp_path / "warehouse", jpg=True)
+    records = csv_rows(tiny_sources / "mimic-cxr" / "cxr-record-list.csv.gz")
+    assert query(tiny_warehouse, "SELECT count(*) FROM mimic_cxr.dicom_metadata") == [(records,)]
+    assert query(
+        tiny_warehouse, "SELECT DISTINCT time_source FROM mimic_cxr_derived.study_times"
+    ) == [("dicom",)]
+    (disagreeing,) = query(
+        tiny_warehouse,
+        "SELECT count(*) FROM mimic_cxr.dicom_metadata d JOIN mimic_cxr.metadata j "
+        "USING (dicom_id) WHERE d.study_datetime <> j.study_datetime "
+        "OR d.ViewPosition IS DISTINCT FROM nullif(j.ViewPosition, '')",
+    )[0]
+    assert disagreeing == 0
+
+
+def test_dicom_no_skips_the_headers(tiny_sources: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    done = run_cli(
+        "build", "--warehouse", str(warehouse), "--mimic-cxr", str(tiny_sources / "mimic-cxr"),
+        "--dicom", "no",
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert not [line for line in done.stdout.splitlines() if line.startswith("dicom")]

@@ -195,3 +195,16 @@ def test_config_file_and_environment(sources: Path, tmp_path: Path) -> None:
     bad.write_text("warehuose = 'x'\n")
     refused = run_cli("build", "--config", str(bad))
     assert refused.returncode == 2 and "unknown setting(s) warehuose" in refused.stderr
+
+
+def test_a_changed_dicom_is_the_only_one_read_again(tiny_sources: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    shutil.copytree(tiny_sources, sources)
+    warehouse = tmp_path / "warehouse"
+    first = {s["name"]: s for s in build_json(sources, warehouse)}
+    images = sorted((sources / "mimic-cxr" / "files").glob("p*/p*/s*/*.dcm"))
+    assert first["dicom"]["notes"] == [f"{len(images)} files read, 0 reused"]
+    os.utime(images[0], (time.time() + 5, time.time() + 5))
+    again = {s["name"]: s for s in build_json(sources, warehouse)}
+    assert ran(list(again.values())) == {"dicom", "catalog"}
+    assert again["dicom"]["notes"] == [f"1 files read, {len(images) - 1} reused"]

@@ -8,26 +8,32 @@
 --   n_images             images with a time
 --   n_distinct_times     distinct image times (1 when all images share the study time)
 --   time_source          dicom, jpg, dicom+jpg (some images each), or none
-WITH jpg_times AS (
-    SELECT j.study_id, j.dicom_id, {{ study_datetime('j.StudyDate', 'j.StudyTime') }} AS image_datetime
-    FROM mimic_cxr.metadata AS j
-    WHERE j.StudyDate IS NOT NULL AND j.StudyTime IS NOT NULL
-),
-image_times AS (
-{%- if exists('mimic_cxr/dicom_metadata') %}
+WITH image_times AS (
+{%- set dicom, jpg = exists('mimic_cxr/dicom_metadata'), exists('mimic_cxr/metadata') %}
+{%- if dicom %}
     SELECT study_id, dicom_id, study_datetime AS image_datetime, 1 AS from_dicom
     FROM mimic_cxr.dicom_metadata
     WHERE study_datetime IS NOT NULL
+{%- endif %}
+{%- if dicom and jpg %}
     UNION ALL
-    SELECT j.study_id, j.dicom_id, j.image_datetime, 0
-    FROM jpg_times AS j
-    WHERE NOT EXISTS (
-        SELECT 1 FROM mimic_cxr.dicom_metadata AS d
-        WHERE d.dicom_id = j.dicom_id AND d.study_datetime IS NOT NULL
-    )
-{%- else %}
-    SELECT study_id, dicom_id, image_datetime, 0 AS from_dicom
-    FROM jpg_times
+{%- endif %}
+{%- if jpg %}
+    SELECT j.study_id, j.dicom_id,
+           {{ study_datetime('j.StudyDate', 'j.StudyTime') }} AS image_datetime, 0 AS from_dicom
+    FROM mimic_cxr.metadata AS j
+    WHERE j.StudyDate IS NOT NULL AND j.StudyTime IS NOT NULL
+    {%- if dicom %}
+      AND NOT EXISTS (
+          SELECT 1 FROM mimic_cxr.dicom_metadata AS d
+          WHERE d.dicom_id = j.dicom_id AND d.study_datetime IS NOT NULL
+      )
+    {%- endif %}
+{%- endif %}
+{%- if not (dicom or jpg) %}
+    SELECT NULL::INTEGER AS study_id, NULL AS dicom_id, NULL::TIMESTAMP AS image_datetime,
+           0 AS from_dicom
+    WHERE false
 {%- endif %}
 ),
 per_study AS (
