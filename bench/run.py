@@ -29,8 +29,8 @@ PYTHON = str(BIN / "python")
 CXR_SQL = str(BIN / "cxr-sql")
 
 # Small programs run as the measured process; argv[1:] are paths.
-REPORTS = (
-    "import sys; from pathlib import Path; "
+REPORTS = (  # from nothing: the output folder is emptied first, so nothing is reused
+    "import shutil, sys; from pathlib import Path; shutil.rmtree(sys.argv[3], True); "
     "from cxr_sql.ingest.report_sources import ReportSource; "
     "from cxr_sql.ingest.reports import build_reports; "
     "build_reports(ReportSource(sys.argv[1], Path(sys.argv[2])), Path(sys.argv[3]), 2, "

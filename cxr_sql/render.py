@@ -20,6 +20,7 @@ from sqlglot import exp
 from cxr_sql.catalog import DEFAULT_SETTINGS, DERIVED, render, templates
 
 RENDERED = (
+    "admission_windows",
     "study_times",
     "study_admission",
     "study_edstay",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cxr_sql.build import BuildOptions, run_build
 from cxr_sql.synth.generate import SynthOptions, generate
 from cxr_sql.synth.scale import parse_scale
 
@@ -33,3 +34,16 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(VENV_BIN / "cxr-sql"), *args], capture_output=True, text=True, cwd=cwd, check=False
     )
+
+
+def build_warehouse(sources: Path, target: Path, **options) -> Path:
+    """A warehouse built from every source of a synth folder (options override them)."""
+    chosen = {
+        "mimic_cxr": sources / "mimic-cxr",
+        "mimic_cxr_jpg": sources / "mimic-cxr-jpg",
+        "mimiciv": sources / "mimiciv",
+        **options,
+    }
+    report = run_build(BuildOptions(target, **chosen))
+    assert report.exit_code == 0, [s.line() for s in report.stages]
+    return target

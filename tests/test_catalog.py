@@ -11,8 +11,7 @@ import duckdb
 import pytest
 
 import cxr_sql
-from cxr_sql.build import BuildOptions, run_build
-from tests.helpers import duckdb_cli, run_cli
+from tests.helpers import build_warehouse, duckdb_cli, run_cli
 
 COUNT_SQL = (
     "SELECT count(*) FROM mimiciv_hosp.admissions a JOIN mimic_cxr.study_list s USING (subject_id)"
@@ -21,17 +20,7 @@ COUNT_SQL = (
 
 @pytest.fixture
 def warehouse(tiny_sources: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "first" / "warehouse"
-    report = run_build(
-        BuildOptions(
-            target,
-            mimic_cxr=tiny_sources / "mimic-cxr",
-            mimic_cxr_jpg=tiny_sources / "mimic-cxr-jpg",
-            mimiciv=tiny_sources / "mimiciv",
-        )
-    )
-    assert report.exit_code == 0, [s.line() for s in report.stages]
-    return target
+    return build_warehouse(tiny_sources, tmp_path / "first" / "warehouse")
 
 
 def cli_query(warehouse: Path, sql: str, cwd: Path) -> subprocess.CompletedProcess:

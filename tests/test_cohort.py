@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 import cxr_sql
-from cxr_sql.build import BuildOptions, run_build
 from cxr_sql.cohort import (
     ed_studies_later_admitted,
     first_frontal_per_icu_stay,
     reports_and_labels,
     studies_with_diagnoses,
 )
-from tests.helpers import REPO
+from tests.helpers import REPO, build_warehouse
 
 SHARED_DEMO = REPO.parent / "shared" / "data" / "mimic-iv-demo-2.2"
 
@@ -26,18 +25,13 @@ def warehouse(demo_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """The demo's studies with the real demo's hosp and icu tables, diagnoses included."""
     mimiciv = SHARED_DEMO if SHARED_DEMO.is_dir() else demo_sources / "mimiciv"
     target = tmp_path_factory.mktemp("cohort") / "warehouse"
-    report = run_build(
-        BuildOptions(
-            target,
-            mimic_cxr=demo_sources / "mimic-cxr",
-            mimic_cxr_jpg=demo_sources / "mimic-cxr-jpg",
-            mimiciv=mimiciv,
-            mimiciv_ed=demo_sources / "mimiciv",
-            tables=("diagnoses_icd",),
-        )
+    return build_warehouse(
+        demo_sources,
+        target,
+        mimiciv=mimiciv,
+        mimiciv_ed=demo_sources / "mimiciv",
+        tables=("diagnoses_icd",),
     )
-    assert report.exit_code == 0, [s.line() for s in report.stages]
-    return target
 
 
 @pytest.mark.skipif(not SHARED_DEMO.is_dir(), reason="needs the demo's diagnoses_icd")

@@ -7,26 +7,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxr_sql.build import BuildOptions, run_build
 from cxr_sql.catalog import templates
 from cxr_sql.dictionary import collect, template_doc
 from cxr_sql.meanings import COLUMNS, column_meaning
-from tests.helpers import run_cli
+from tests.helpers import build_warehouse, run_cli
 
 
 @pytest.fixture(scope="module")
 def warehouse(tiny_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("dictionary") / "warehouse"
-    report = run_build(
-        BuildOptions(
-            target,
-            mimic_cxr=tiny_sources / "mimic-cxr",
-            mimic_cxr_jpg=tiny_sources / "mimic-cxr-jpg",
-            mimiciv=tiny_sources / "mimiciv",
-        )
-    )
-    assert report.exit_code == 0
-    return target
+    return build_warehouse(tiny_sources, tmp_path_factory.mktemp("dictionary") / "warehouse")
 
 
 def test_docs_command_covers_every_view_and_column(warehouse: Path, tmp_path: Path) -> None:

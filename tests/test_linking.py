@@ -12,8 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxr_sql.build import BuildOptions, run_build
-from tests.helpers import run_cli
+from tests.helpers import build_warehouse, run_cli
 
 S1, S2, S3, S4 = 10000001, 10000002, 10000003, 10000004
 A1, A3A, A3B = 21000001, 21000002, 21000003
@@ -137,17 +136,7 @@ def handmade_sources(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sources = handmade_sources(tmp_path_factory.mktemp("handmade"))
-    warehouse = sources / "warehouse"
-    report = run_build(
-        BuildOptions(
-            warehouse,
-            mimic_cxr=sources / "mimic-cxr",
-            mimic_cxr_jpg=sources / "mimic-cxr-jpg",
-            mimiciv=sources / "mimiciv",
-        )
-    )
-    assert report.exit_code == 0, [s.line() for s in report.stages]
-    return warehouse
+    return build_warehouse(sources, sources / "warehouse")
 
 
 def rows(warehouse: Path, sql: str) -> dict[int, tuple]:
@@ -288,16 +277,7 @@ def test_demo_timeline_links_every_study_to_its_expected_admission(
     demo_sources: Path, tmp_path: Path
 ) -> None:
     """On the real demo admissions: the generator's placement is the answer key."""
-    warehouse = tmp_path / "warehouse"
-    report = run_build(
-        BuildOptions(
-            warehouse,
-            mimic_cxr=demo_sources / "mimic-cxr",
-            mimic_cxr_jpg=demo_sources / "mimic-cxr-jpg",
-            mimiciv=demo_sources / "mimiciv",
-        )
-    )
-    assert report.exit_code == 0
+    warehouse = build_warehouse(demo_sources, tmp_path / "warehouse")
     truth = demo_sources / "truth" / "study_situations.csv.gz"
     expected_rule = {
         "during_admission": "during_admission",

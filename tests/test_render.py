@@ -10,26 +10,15 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from cxr_sql.build import BuildOptions, run_build
 from cxr_sql.render import RENDERED
-from tests.helpers import run_cli
+from tests.helpers import build_warehouse, run_cli
 
 DATASET = "my-project.cxr_derived"
 
 
 @pytest.fixture(scope="module")
 def warehouse(demo_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("render") / "warehouse"
-    report = run_build(
-        BuildOptions(
-            target,
-            mimic_cxr=demo_sources / "mimic-cxr",
-            mimic_cxr_jpg=demo_sources / "mimic-cxr-jpg",
-            mimiciv=demo_sources / "mimiciv",
-        )
-    )
-    assert report.exit_code == 0
-    return target
+    return build_warehouse(demo_sources, tmp_path_factory.mktemp("render") / "warehouse")
 
 
 @pytest.fixture(scope="module")

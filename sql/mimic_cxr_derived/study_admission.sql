@@ -1,34 +1,20 @@
-{% from 'macros.jinja' import earlier %}
 -- mimic_cxr_derived.study_admission: the hospital admission each study belongs to;
 -- one row per study, NULLs where there is none.
--- Rules, in order:
+-- Rules, in order (the windows of mimic_cxr_derived.admission_windows):
 --   during_admission     admittime <= study_datetime <= dischtime
 --   ed_before_admission  taken in the ED before the admission it led to:
---                        ED start <= study_datetime < admittime, the ED start being
---                        the earlier of edregtime and the first ED row of transfers
+--                        ED start <= study_datetime < admittime
 --   none                 neither
 -- Where several admissions fit one rule, the one that started last wins;
 -- n_candidates counts the admissions that fit the chosen rule.
 --   hours_from_start     study_datetime - window start, in hours
 --   hours_to_end         window end - study_datetime, in hours
-WITH ed_start AS (
-    SELECT hadm_id, min(intime) AS first_ed_intime
-    FROM mimiciv_hosp.transfers
-    WHERE eventtype = 'ED' AND hadm_id IS NOT NULL
-    GROUP BY hadm_id
-),
-windows AS (
+WITH windows AS (
     SELECT
-        a.subject_id, a.hadm_id, 'during_admission' AS rule, 1 AS priority,
-        a.admittime AS window_start, a.dischtime AS window_end
-    FROM mimiciv_hosp.admissions AS a
-    UNION ALL
-    SELECT
-        a.subject_id, a.hadm_id, 'ed_before_admission', 2,
-        {{ earlier('a.edregtime', 'e.first_ed_intime') }}, a.admittime
-    FROM mimiciv_hosp.admissions AS a
-    LEFT JOIN ed_start AS e USING (hadm_id)
-    WHERE {{ earlier('a.edregtime', 'e.first_ed_intime') }} < a.admittime
+        subject_id, hadm_id, kind AS rule,
+        CASE kind WHEN 'during_admission' THEN 1 ELSE 2 END AS priority,
+        window_start, window_end
+    FROM mimic_cxr_derived.admission_windows
 ),
 candidates AS (
     SELECT

@@ -1,4 +1,3 @@
-{% from 'macros.jinja' import earlier %}
 -- mimic_cxr_derived.study_link_candidates: every admission, ED-before-admission window,
 -- ED stay and ICU stay of the study's subject whose window comes within
 -- {{ link_window_hours }} hours of the study (the build's --link-window-hours); one row per
@@ -10,22 +9,13 @@
 --   hours_from_end    study_datetime - window_end, in hours (positive: after it)
 --   inside            the study falls in the window (the rule of its link view)
 --   rank              1 = the candidate the link view picks when inside; then nearest
-WITH ed_start AS (
-    SELECT hadm_id, min(intime) AS first_ed_intime
-    FROM mimiciv_hosp.transfers
-    WHERE eventtype = 'ED' AND hadm_id IS NOT NULL
-    GROUP BY hadm_id
-),
-windows AS (
-    SELECT subject_id, 'admission' AS kind, hadm_id, NULL::INTEGER AS stay_id,
-           admittime AS window_start, dischtime AS window_end, false AS end_open
-    FROM mimiciv_hosp.admissions
-    UNION ALL
-    SELECT a.subject_id, 'ed_before_admission', a.hadm_id, NULL,
-           {{ earlier('a.edregtime', 'e.first_ed_intime') }}, a.admittime, true
-    FROM mimiciv_hosp.admissions AS a
-    LEFT JOIN ed_start AS e USING (hadm_id)
-    WHERE {{ earlier('a.edregtime', 'e.first_ed_intime') }} < a.admittime
+WITH windows AS (
+    SELECT
+        subject_id,
+        CASE kind WHEN 'during_admission' THEN 'admission' ELSE kind END AS kind,
+        hadm_id, NULL::INTEGER AS stay_id, window_start, window_end,
+        kind = 'ed_before_admission' AS end_open
+    FROM mimic_cxr_derived.admission_windows
 {%- if exists_view('mimiciv_ed.edstays') %}
     UNION ALL
     SELECT subject_id, 'edstay', hadm_id, stay_id, intime, outtime, false
