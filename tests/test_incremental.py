@@ -208,3 +208,24 @@ def test_a_changed_dicom_is_the_only_one_read_again(tiny_sources: Path, tmp_path
     again = {s["name"]: s for s in build_json(sources, warehouse)}
     assert ran(list(again.values())) == {"dicom", "catalog"}
     assert again["dicom"]["notes"] == [f"1 files read, {len(images) - 1} reused"]
+
+
+def test_a_killed_builds_dicom_parts_are_kept_for_the_next(tmp_path: Path) -> None:
+    """The DICOM builder resumes: parts a killed build finished move into the next
+    generation instead of being deleted with the rest of the leftover."""
+    from cxr_sql.publish import start_generation
+
+    warehouse = tmp_path / "warehouse"
+    current = warehouse / "parquet" / "g000001" / "mimic_cxr" / "reports"
+    current.mkdir(parents=True)
+    (current / "p10.parquet").write_bytes(b"published")
+    leftover = warehouse / "parquet" / "g000002"
+    (leftover / "mimic_cxr" / "dicom_metadata").mkdir(parents=True)
+    (leftover / "mimic_cxr" / "dicom_metadata" / "part-a.parquet").write_bytes(b"read")
+    (leftover / "mimic_cxr" / "reports").mkdir(parents=True)
+    (leftover / "mimic_cxr" / "reports" / "p10.parquet").write_bytes(b"half written")
+    generation = start_generation(warehouse, "g000001")
+    assert generation.name == "g000002"
+    assert (generation / "mimic_cxr/dicom_metadata/part-a.parquet").read_bytes() == b"read"
+    assert (generation / "mimic_cxr/reports/p10.parquet").read_bytes() == b"published"
+    assert sorted(p.name for p in (warehouse / "parquet").iterdir()) == ["g000001", "g000002"]
