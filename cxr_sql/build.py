@@ -53,7 +53,8 @@ from cxr_sql.publish import (
     start_generation,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3, 4
+# 1 is left to Python: an unexpected error (a bug) ends with its traceback.
+EXIT_OK, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 2, 3, 4
 MIMIC_CXR = "mimic_cxr"
 CXR_STAGES = ("lists", "reports", "dicom", "jpg")  # their rejects go to mimic_cxr._rejects
 IMAGE_PROBE = 50  # record-list paths looked at to tell whether images are there

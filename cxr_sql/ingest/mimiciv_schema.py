@@ -15,8 +15,6 @@ from pathlib import Path
 
 INT, INT2, FLOAT, TS, TEXT, DATE = "INTEGER", "SMALLINT", "DOUBLE", "TIMESTAMP", "VARCHAR", "DATE"
 
-MODULES = ("hosp", "icu", "ed", "note")
-RELEASES = ("2.2", "3.0", "3.1")
 # What the linking needs; anything else is loaded when asked for (--tables, --all).
 DEFAULT_TABLES = {
     "hosp": ("patients", "admissions", "transfers"),
