@@ -28,10 +28,12 @@ demo: $(STAMP)
 		 FROM mimic_cxr.sectioned s JOIN mimic_cxr.reports r USING (study_id) \
 		 ORDER BY r.has_addendum DESC, s.study_id LIMIT 5"
 	$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
-		"SELECT a.admission_type, count(DISTINCT m.study_id) AS studies \
-		 FROM mimic_cxr.metadata m JOIN mimiciv_hosp.admissions a USING (subject_id) \
-		 WHERE m.study_datetime BETWEEN a.admittime AND a.dischtime \
-		 GROUP BY ALL ORDER BY studies DESC"
+		"SELECT a.rule, count(*) AS studies, count(*) FILTER (WHERE a.n_candidates > 1) AS ambiguous, \
+		        count(e.stay_id) AS in_ed_stay, count(i.stay_id) AS in_icu_stay \
+		 FROM mimic_cxr_derived.study_admission a \
+		 JOIN mimic_cxr_derived.study_edstay e USING (study_id) \
+		 JOIN mimic_cxr_derived.study_icustay i USING (study_id) GROUP BY ALL ORDER BY studies DESC"
+	$(BIN)/cxr-sql check --warehouse $(DEMO_DIR)/warehouse
 
 ## build: bring the warehouse up to date (settings: cxr-sql.toml, MIMIC_*_DIR, BUILD_FLAGS)
 build: $(STAMP)
