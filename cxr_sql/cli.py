@@ -332,7 +332,7 @@ def _render_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from cxr_sql.render import render_bigquery
+    from cxr_sql.bigquery.render import render_bigquery
 
     statements = render_bigquery(
         args.dataset, settings={"link_window_hours": args.link_window_hours}
@@ -385,7 +385,7 @@ def _translate_parser(commands: argparse._SubParsersAction) -> None:
 def _run_translate(args: argparse.Namespace) -> int:
     import sqlglot
 
-    from cxr_sql.translate import translate
+    from cxr_sql.bigquery.translate import translate
 
     try:
         text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text()

@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from cxr_sql.render import RENDERED
+from cxr_sql.bigquery.render import RENDERED
 from tests.helpers import build_warehouse, run_cli
 
 DATASET = "my-project.cxr_derived"

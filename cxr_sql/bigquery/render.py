@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from cxr_sql.bigquery.names import SOURCE_PROJECT
 from cxr_sql.catalog import DEFAULT_SETTINGS, DERIVED, render, templates
 
 RENDERED = (
@@ -33,7 +34,6 @@ RENDERED = (
     "qa_study_time_spread",
     "qa_ambiguous_links",
 )
-SOURCE_PROJECT = "physionet-data"
 # Source tables the templates may read on BigQuery (no DICOM header table: see above).
 ON_BIGQUERY = frozenset({"mimic_cxr/metadata", "mimic_cxr/study_list"})
 

@@ -11,14 +11,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-# BigQuery dataset -> schema here, where they differ; others keep their name.
-RENAMED_DATASETS = {
-    "mimic_core": "mimiciv_hosp",  # MIMIC-IV 1.0 kept patients, admissions, transfers here
-    "mimic_hosp": "mimiciv_hosp",
-    "mimic_icu": "mimiciv_icu",
-    "mimic_ed": "mimiciv_ed",
-    "mimic_note": "mimiciv_note",
-}
+from cxr_sql.bigquery.names import RENAMED_DATASETS
 
 
 def translate(sql: str) -> str:
