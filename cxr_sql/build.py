@@ -29,6 +29,16 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from cxr_sql import __version__
+from cxr_sql.bigquery.concept_files import ConceptError, concepts_folder, folder_digest
+from cxr_sql.bigquery.concepts import (
+    BUILT,
+    DERIVED_MODULE,
+    FAILED,
+    REUSED,
+    SKIPPED,
+    build_concepts,
+    code_digest,
+)
 from cxr_sql.catalog import CATALOG, DERIVED, METADATA_JSON, MIMICIV, SQL_DIR, write_catalog
 from cxr_sql.fingerprint import files_fingerprint, text_fingerprint
 from cxr_sql.ingest import cxr_lists
@@ -48,6 +58,7 @@ from cxr_sql.ingest.reports import build_reports
 from cxr_sql.ingest.sections import SECTIONER_VERSION
 from cxr_sql.publish import (
     build_lock,
+    data_root,
     finish_publish,
     read_build_record,
     start_generation,
@@ -80,6 +91,7 @@ class BuildOptions:
     show_progress: bool = True
     dicom: str = "auto"  # read DICOM headers: auto (when images are there), yes or no
     dicom_all_tags: bool = False
+    concepts: Path | None = None  # mimic-code checkout (or its mimic-iv/concepts folder)
 
 
 @dataclass
@@ -90,6 +102,7 @@ class StageSummary:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # one line each, under the summary
     ran: bool = True
 
     def line(self) -> str:
@@ -98,7 +111,8 @@ class StageSummary:
         rows = ", ".join(f"{table} {n:,}" for table, n in self.rows.items()) or "no rows"
         status = f"FAILED: {self.error}" if self.error else f"{self.rejects:,} rejects"
         notes = "".join(f"; {note}" for note in self.notes)
-        return f"{self.name:9} {rows}; {status}{notes}; {self.seconds:.1f} s"
+        details = "".join(f"\n  {detail}" for detail in self.details)
+        return f"{self.name:9} {rows}; {status}{notes}; {self.seconds:.1f} s{details}"
 
 
 @dataclass
@@ -198,6 +212,7 @@ class _Build:
     def __init__(self, options: BuildOptions) -> None:
         self.options = options
         self.root = Path()  # the new generation's Parquet folder, set once one is started
+        self.releases: dict[str, str] = {}  # MIMIC-IV module -> release built by this build
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -233,6 +248,8 @@ class _Build:
         if any((options.mimiciv, options.mimiciv_ed, options.mimiciv_note)):
             for module in DEFAULT_TABLES:
                 stages.append(self._module_stage(module))
+        if options.concepts is not None:
+            stages.append(self._concepts_stage(options.concepts, stages))
         return stages
 
     def _reports_print(self) -> str:
@@ -253,6 +270,7 @@ class _Build:
         tables = requested_tables(self.options, module, folder)
         files = [path for table in tables if (path := table_file(folder, table)) is not None]
         name = f"{module} {release}"
+        self.releases[module] = release
         print_ = text_fingerprint(CODE_VERSION, release, ",".join(tables), files_fingerprint(files))
         return Stage(name, print_, self.mimiciv_module(module, folder, release, tables))
 
@@ -362,6 +380,76 @@ class _Build:
             if result.inferred:
                 summary.notes.append(f"typed by inference: {', '.join(result.inferred)}")
             return result.rejects
+
+        return work
+
+    def _concepts_release(self) -> str | None:
+        """The hosp release of this build, else the newest one the warehouse holds."""
+        if "hosp" in self.releases:
+            return self.releases["hosp"]
+        built = data_root(self.options.warehouse) / MIMICIV / "hosp"
+        releases = [d.name for d in built.glob("*") if (d / METADATA_JSON).is_file()]
+        return max(releases, key=lambda r: tuple(map(int, r.split(".")))) if releases else None
+
+    def _concepts_stage(self, given: Path, stages: list[Stage]) -> Stage:
+        """mimic-code's concepts, after the MIMIC-IV modules they read: rerun when a concept
+        file, the translator or a module changed (each concept then decides for itself)."""
+        release = self._concepts_release()
+        try:
+            folder = concepts_folder(given)
+            concepts_print = folder_digest(folder)
+        except (ConceptError, OSError) as error:
+            folder, concepts_print = given, f"unreadable: {error}"
+        published = data_root(self.options.warehouse) / MIMICIV
+        inputs = [s.fingerprint for s in stages if s.name.split()[0] in DEFAULT_TABLES]
+        if release is not None and not any(
+            s.name in (f"hosp {release}", f"icu {release}") for s in stages
+        ):
+            patterns = (f"hosp/{release}", f"icu/{release}", "ed/*", "note/*")
+            parts = [p for pattern in patterns for p in published.glob(f"{pattern}/*/*.parquet")]
+            inputs.append(files_fingerprint(parts))
+        print_ = text_fingerprint(CODE_VERSION, release, concepts_print, code_digest(), *inputs)
+        return Stage(f"concepts {release or ''}".strip(), print_, self.concepts(folder, release))
+
+    def _concept_sources(self, release: str) -> dict[str, Path]:
+        """Schema -> Parquet folder the concepts read: hosp and icu of their release,
+        MIMIC-IV-ED and -Note of their newest."""
+        sources = {}
+        for module_dir in sorted((self.root / MIMICIV).glob("*")):
+            module = module_dir.name
+            if module == DERIVED_MODULE:
+                continue
+            found = [d for d in module_dir.iterdir() if (d / METADATA_JSON).is_file()]
+            if module in SEPARATE_RELEASE and found:
+                chosen = max(found, key=lambda d: tuple(map(int, d.name.split("."))))
+                sources[f"mimiciv_{module}"] = chosen
+            elif (module_dir / release / METADATA_JSON).is_file():
+                sources[f"mimiciv_{module}"] = module_dir / release
+        return sources
+
+    def concepts(self, folder: Path, release: str | None) -> Callable[[StageSummary], list[Reject]]:
+        def work(summary: StageSummary) -> list[Reject]:
+            if release is None:
+                raise SourceError(
+                    str(folder), "no MIMIC-IV hosp tables to build the concepts from (--mimiciv)"
+                )
+            try:
+                result = build_concepts(
+                    concepts_folder(folder),
+                    self.root / MIMICIV / DERIVED_MODULE / release,
+                    self._concept_sources(release),
+                    self.options.jobs,
+                )
+            except ConceptError as error:
+                raise SourceError(str(folder), str(error)) from None
+            summary.rows = {s: result.count(s) for s in (BUILT, REUSED, SKIPPED, FAILED)}
+            failed = result.problems(FAILED)
+            skipped = sorted(result.problems(SKIPPED), key=lambda o: o.file)
+            summary.details = [o.line() for o in [*skipped, *failed]]
+            if failed:
+                more = f" (and {len(failed) - 1} more failed)" if len(failed) > 1 else ""
+                raise SourceError(str(folder / failed[0].file), failed[0].reason + more)
+            return []
 
         return work
 

@@ -119,6 +119,11 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         ("--mimiciv", "MIMICIV_DIR", "MIMIC-IV: hosp/ and icu/ (and ed/, note/ if there)"),
         ("--mimiciv-ed", "MIMICIV_ED_DIR", "MIMIC-IV-ED: ed/"),
         ("--mimiciv-note", "MIMICIV_NOTE_DIR", "MIMIC-IV-Note: note/"),
+        (
+            "--concepts",
+            "MIMIC_CODE_DIR",
+            "a mimic-code checkout (or its mimic-iv/concepts): its concepts become mimiciv_derived",
+        ),
     ):
         sources.add_argument(flag, type=Path, metavar="DIR", help=f"{what} (${variable})")
     parser.add_argument(
@@ -181,6 +186,7 @@ def _run_build(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
+    from cxr_sql.bigquery.concept_files import ConceptError, concepts_folder
     from cxr_sql.build import EXIT_BUSY, EXIT_USAGE, run_build
     from cxr_sql.config import ConfigError, build_options, load_config
     from cxr_sql.publish import BuildBusy
@@ -196,6 +202,7 @@ def _run_build(args: argparse.Namespace) -> int:
         "--mimiciv": options.mimiciv,
         "--mimiciv-ed": options.mimiciv_ed,
         "--mimiciv-note": options.mimiciv_note,
+        "--concepts": options.concepts,
     }
     if not any(given.values()):
         _fail("nothing to build: give at least one source folder, e.g. --mimic-cxr DIR")
@@ -203,6 +210,12 @@ def _run_build(args: argparse.Namespace) -> int:
     for flag, folder in given.items():
         if folder is not None and not folder.is_dir():
             _fail(f"{flag} {folder}: no such folder")
+            return EXIT_USAGE
+    if options.concepts is not None:
+        try:
+            concepts_folder(options.concepts)
+        except ConceptError as error:
+            _fail(f"--concepts {error}")
             return EXIT_USAGE
     try:
         report = run_build(options)

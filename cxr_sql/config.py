@@ -8,6 +8,7 @@ the flags' names with underscores:
     mimic_cxr = "/data/physionet/mimic-cxr/2.1.0"
     mimiciv = "/data/physionet/mimiciv/3.1"
     tables = ["diagnoses_icd", "labevents"]
+    concepts = "/src/mimic-code"     # mimic-code's concepts into mimiciv_derived
     link_window_hours = 48
 """
 
@@ -27,6 +28,7 @@ SOURCE_VARIABLES = {
     "mimiciv": "MIMICIV_DIR",
     "mimiciv_ed": "MIMICIV_ED_DIR",
     "mimiciv_note": "MIMICIV_NOTE_DIR",
+    "concepts": "MIMIC_CODE_DIR",
 }
 SETTINGS = (
     "warehouse", *SOURCE_VARIABLES, "mimiciv_version", "tables", "all", "reports_from", "jobs",
@@ -90,6 +92,7 @@ def build_options(args: argparse.Namespace, config: dict) -> BuildOptions:
         link_window_hours=pick("link_window_hours"),
         dicom=pick("dicom", "auto"),
         dicom_all_tags=bool(pick("dicom_all_tags", False)),
+        concepts=path("concepts"),
         wait=args.wait,
         show_progress=not (args.quiet or args.json),
     )
