@@ -274,6 +274,13 @@ def _check_parser(commands: argparse._SubParsersAction) -> None:
         description="Print a short QA report of a built warehouse.",
     )
     _warehouse_argument(parser)
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the report with charts of the linking to FILE: one page that "
+        "opens offline, readable by its owner only",
+    )
     parser.set_defaults(run=_run_check)
 
 
@@ -281,12 +288,30 @@ def _run_check(args: argparse.Namespace) -> int:
     from cxr_sql.check import render, report
     from cxr_sql.warehouse import connect
 
+    if args.html is not None and not args.html.parent.is_dir():
+        return _fail(f"--html {args.html}: no folder {args.html.parent}")
     try:
         con = connect(args.warehouse)
     except FileNotFoundError as error:
         return _fail(str(error))
     with con:
-        print(render(report(con)))
+        findings = report(con)
+        print(render(findings))
+        if args.html is not None:
+            return _write_check_page(args.html, findings, con, args.warehouse)
+    return 0
+
+
+def _write_check_page(path: Path, findings: list, con, warehouse: Path) -> int:
+    from cxr_sql import owner_only
+    from cxr_sql.qa_charts import charts
+    from cxr_sql.qa_page import page
+
+    try:
+        owner_only.write_text(path, page(findings, charts(con), warehouse))
+    except OSError as error:
+        return _fail(f"--html {path}: {error.strerror}")
+    print(f"wrote {path}")
     return 0
 
 
