@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,16 +116,48 @@ def test_many_readers_at_once(warehouse: Path) -> None:
     ],
 )
 def test_example_scripts_run(warehouse: Path, tmp_path: Path, script: str, expected: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / script), "--warehouse", str(warehouse)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = tmp_path / "exports" / "splits"
+    extra = ["--out", str(out)] if script.startswith("sections") else []
+    done = run_example(script, "--warehouse", str(warehouse), *extra, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert expected in done.stdout
     count = int(done.stdout.split(expected)[1].split()[0])
     assert count > 0
     if script.startswith("sections"):
-        assert (tmp_path / "splits" / "train.parquet").exists()
+        written = sorted(out.iterdir())
+        assert out / "train.parquet" in written
+        assert all(path.stat().st_mode & 0o777 == 0o600 for path in written)
+        assert out.stat().st_mode & 0o777 == 0o700
+        assert [p.name for p in tmp_path.iterdir()] == ["exports"]  # nothing else in the cwd
+
+
+def test_example_writes_nowhere_unless_told(warehouse: Path, tmp_path: Path) -> None:
+    done = run_example("sections_labels_by_split.py", "--warehouse", str(warehouse), cwd=tmp_path)
+    assert done.returncode == 2 and "--out" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_example_replaces_a_readable_file_with_an_owner_only_one(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    earlier = tmp_path / "train.parquet"
+    earlier.write_text("an earlier run")
+    earlier.chmod(0o644)
+    done = run_example(
+        "sections_labels_by_split.py", "--warehouse", str(warehouse), "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    assert earlier.stat().st_mode & 0o777 == 0o600
+    assert earlier.read_bytes()[:4] == b"PAR1"
+
+
+def run_example(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """An example script as a researcher runs it, with the common umask 022."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.umask(0o022),
+    )
