@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.helpers import REPO, duckdb_cli, run_cli
+from tests.helpers import REPO, run_cli
 from tests.test_bad_input import rewrite_csv_gz
+from tests.test_catalog import cli_query
 
 ARTEFACTS = REPO / "test-artefacts"
 CHARTS = ("hours", "candidates", "anchor_year_group", "time_source", "view_position", "rejects")
@@ -102,20 +103,8 @@ def warehouse(tiny_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 def cli_rows(warehouse: Path, sql: str) -> list[list[str]]:
     """Rows from the real DuckDB CLI (CSV, no header)."""
-    done = subprocess.run(
-        [
-            duckdb_cli(),
-            "-readonly",
-            "-csv",
-            "-noheader",
-            str(warehouse / "mimic.duckdb"),
-            "-c",
-            sql,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = cli_query(warehouse, sql, cwd=warehouse.parent)
+    assert done.returncode == 0, done.stderr
     return [line.split(",") for line in done.stdout.splitlines()]
 
 
