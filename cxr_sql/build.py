@@ -7,8 +7,11 @@ version; build.json keeps the fingerprints of the published build. A stage
 whose fingerprint is unchanged does no work; when none changed the build says
 so and publishes nothing.
 
-A build holds the warehouse lock, works in a new generation (publish.py), and
-publishes it at the end with one rename of the catalog. A stage that meets
+A build holds the warehouse lock, first repairs what an earlier build left
+(recovery.py), works in a new generation (publish.py), and publishes it at the
+end with one rename of the catalog. Any other error (a full disk, a bug) stops
+the build before it publishes: BuildFailed names the step, the published
+warehouse stays as it was, and the next build removes the leftovers. A stage that meets
 unreadable input (SourceError) stops, leaving its previous output in place and
 its fingerprint unrecorded (so the next build retries it); the other stages go
 on; the build exits with the bad-input code. Rows that fail validation are
@@ -17,14 +20,15 @@ rejects, in the `_rejects` table of their schema and counted per stage.
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -39,7 +43,8 @@ from cxr_sql.bigquery.concepts import (
     build_concepts,
     code_digest,
 )
-from cxr_sql.catalog import CATALOG, DERIVED, METADATA_JSON, MIMICIV, SQL_DIR, write_catalog
+from cxr_sql.catalog import DERIVED, METADATA_JSON, MIMICIV, SQL_DIR, write_scratch_catalog
+from cxr_sql.check import untimed_warning
 from cxr_sql.fingerprint import files_fingerprint, text_fingerprint
 from cxr_sql.ingest import cxr_lists
 from cxr_sql.ingest.csv_source import LINE
@@ -57,15 +62,21 @@ from cxr_sql.ingest.report_sources import (
 from cxr_sql.ingest.reports import build_reports
 from cxr_sql.ingest.sections import SECTIONER_VERSION
 from cxr_sql.publish import (
+    CATALOG,
     build_lock,
     data_root,
-    finish_publish,
+    fault_point,
+    owner_only,
+    prune_generations,
+    publish,
     read_build_record,
+    remove_leftovers,
+    remove_scratch_catalog,
     start_generation,
 )
+from cxr_sql.recovery import reconcile
 
-# 1 is left to Python: an unexpected error (a bug) ends with its traceback.
-EXIT_OK, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3, 4
 MIMIC_CXR = "mimic_cxr"
 CXR_STAGES = ("lists", "reports", "dicom", "jpg")  # their rejects go to mimic_cxr._rejects
 IMAGE_PROBE = 50  # record-list paths looked at to tell whether images are there
@@ -120,6 +131,33 @@ class BuildReport:
     stages: list[StageSummary]
     exit_code: int
     published: str | None = None  # the generation published, None when nothing changed
+    warnings: list[str] = field(default_factory=list)  # what a researcher should know now
+
+
+class BuildFailed(Exception):
+    """A build stopped before publishing by an error that is not bad input (a full
+    disk, a bug): `step` names where. The published warehouse is unchanged."""
+
+    def __init__(self, step: str, error: BaseException, published: str | None) -> None:
+        self.step, self.error, self.published = step, error, published
+        unchanged = (
+            f"the published warehouse ({published}) is unchanged"
+            if published
+            else ("nothing was published")
+        )
+        super().__init__(f"build failed in {step}: {describe(error)}; {unchanged}")
+
+
+def describe(error: BaseException) -> str:
+    """One line saying what went wrong, without a traceback."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"disk full{where} (No space left on device)"
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    if "No space left on device" in str(error):
+        return f"disk full ({first})"
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -523,21 +561,30 @@ def _catalog_print(stages: list[Stage], options: BuildOptions) -> str:
 
 
 def run_build(options: BuildOptions) -> BuildReport:
-    """Bring the warehouse up to date; returns the summaries and the exit code."""
-    previous_umask = os.umask(0o077)  # the warehouse holds credentialed data: owner only
-    try:
+    """Bring the warehouse up to date; returns the summaries and the exit code.
+
+    Raises BuildFailed when the build stopped before publishing (not for bad input:
+    that is a failed stage and exit code 3).
+    """
+    with owner_only():  # the warehouse holds credentialed data: owner only
         warehouse = options.warehouse
         warehouse.mkdir(parents=True, exist_ok=True)
-        os.chmod(warehouse, 0o700)
+        warehouse.chmod(0o700)
         with build_lock(warehouse, options.wait):
             return _build_locked(options)
-    finally:
-        os.umask(previous_umask)
 
 
 def _build_locked(options: BuildOptions) -> BuildReport:
     warehouse = options.warehouse
-    record = read_build_record(warehouse)
+    try:
+        repaired = reconcile(warehouse)
+        remove_leftovers(warehouse)
+        record = read_build_record(warehouse)
+        published = record.get("generation")
+        if published:
+            prune_generations(warehouse, published)
+    except Exception as error:
+        raise BuildFailed("recovery of the last build", error, None) from error
     done = record.get("fingerprints", {})
     build = _Build(options)
     stages = build.plan()
@@ -545,39 +592,85 @@ def _build_locked(options: BuildOptions) -> BuildReport:
     changed = {s.name for s in stages if done.get(s.name) != s.fingerprint}
     if not changed and done.get("catalog") == catalog_print and (warehouse / CATALOG).exists():
         summaries = [StageSummary(name, ran=False) for name in [s.name for s in stages]]
-        return BuildReport([*summaries, StageSummary("catalog", ran=False)], EXIT_OK)
-    build.root = start_generation(warehouse, record.get("generation"))
-    fingerprints = dict(done)
-    summaries = [_run_stage(build, stage, stage.name in changed, fingerprints) for stage in stages]
-    if any(s.ran and s.name in CXR_STAGES for s in summaries):
-        build.write_cxr_metadata()
-    build.write_settings()
-    catalog = StageSummary("catalog")
-    started = time.monotonic()
-    catalog.rows["views"] = len(write_catalog(warehouse, build.root).views)
-    catalog.seconds = time.monotonic() - started
-    summaries.append(catalog)
-    fingerprints["catalog"] = catalog_print
-    failed = any(s.error for s in summaries)
-    report = BuildReport(summaries, EXIT_BAD_INPUT if failed else EXIT_OK, build.root.name)
-    finish_publish(
-        warehouse,
-        {
-            "generation": build.root.name,
-            "cxr_sql_version": __version__,
-            "sectioner_version": SECTIONER_VERSION,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "sources": {
-                name: str(value) if value else None
-                for name, value in asdict(options).items()
-                if name.startswith("mimic")
-            },
-            "fingerprints": fingerprints,
-            "stages": [asdict(s) for s in summaries],
-            "exit_code": report.exit_code,
-        },
-    )
+        notes = [repaired] if repaired else []
+        return BuildReport([*summaries, StageSummary("catalog", ran=False)], EXIT_OK, None, notes)
+    step = "start of a new generation"
+    scratch = None
+    try:
+        build.root = start_generation(warehouse, published)
+        fault_point("generation-started")
+        fingerprints = dict(done)
+        summaries = []
+        for stage in stages:
+            step = stage.name
+            summaries.append(_run_stage(build, stage, stage.name in changed, fingerprints))
+        step = "metadata"
+        if any(s.ran and s.name in CXR_STAGES for s in summaries):
+            build.write_cxr_metadata()
+        build.write_settings()
+        fault_point("stages-done")
+        step = "catalog"
+        catalog = StageSummary("catalog")
+        started = time.monotonic()
+        scratch, result = write_scratch_catalog(warehouse, build.root)
+        catalog.rows["views"] = len(result.views)
+        catalog.seconds = time.monotonic() - started
+        summaries.append(catalog)
+        fault_point("catalog-written")
+        warnings = [repaired] if repaired else []
+        warnings += untimed_studies(scratch)
+        fingerprints["catalog"] = catalog_print
+        failed = any(s.error for s in summaries)
+        report = BuildReport(
+            summaries, EXIT_BAD_INPUT if failed else EXIT_OK, build.root.name, warnings
+        )
+        step = "publish"
+        publish(warehouse, scratch, _build_record(options, build, fingerprints, report))
+    except BuildFailed:
+        raise
+    except Exception as error:
+        raise BuildFailed(step, error, published) from error
+    finally:
+        if scratch is not None:
+            remove_scratch_catalog(scratch)  # gone already once published
+    _prune(warehouse, report)
     return report
+
+
+def _build_record(
+    options: BuildOptions, build: _Build, fingerprints: dict[str, str], report: BuildReport
+) -> dict:
+    return {
+        "generation": build.root.name,
+        "cxr_sql_version": __version__,
+        "sectioner_version": SECTIONER_VERSION,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": {
+            name: str(value) if value else None
+            for name, value in asdict(options).items()
+            if name.startswith("mimic")
+        },
+        "fingerprints": fingerprints,
+        "stages": [asdict(s) for s in report.stages],
+        "warnings": report.warnings,
+        "exit_code": report.exit_code,
+    }
+
+
+def untimed_studies(catalog: Path) -> list[str]:
+    """The warning about studies with no time, read from a written catalog."""
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        warning = untimed_warning(con)
+    return [warning] if warning else []
+
+
+def _prune(warehouse: Path, report: BuildReport) -> None:
+    """Drop old generations; published already, so a failure here is only a warning."""
+    assert report.published is not None
+    try:
+        prune_generations(warehouse, report.published)
+    except OSError as error:
+        report.warnings.append(f"old generations not removed: {describe(error)}")
 
 
 def _run_stage(
@@ -589,8 +682,11 @@ def _run_stage(
         return summary
     started = time.monotonic()
     try:
+        fault_point(f"stage:{stage.name}")
         rejects = stage.work(summary)
     except SourceError as error:
+        if "No space left on device" in str(error):  # DuckDB's write error, not bad input
+            raise
         summary.error = str(error)
         rejects = []
     else:

@@ -11,7 +11,13 @@ at any time without reading a source (`cxr-sql relink`):
   per table, and `mimiciv_<module>` points at the newest release built;
 - every schema has a `_metadata(attribute, value)` table: dataset, version,
   source and its fingerprint, build time, cxr_sql version, a hash of the
-  schema's rendered SQL, and the warehouse folder the paths point into.
+  schema's rendered SQL, the warehouse folder the paths point into and the
+  generation they read;
+- every schema has a `_rejects` view, empty where nothing was rejected.
+
+A catalog is written to a scratch file, checkpointed (a catalog whose data is
+still in its WAL when renamed would lose it), reopened and checked to hold every
+view and `_metadata` table it was given, and only then renamed into place.
 
 Views read Parquet by absolute path, because DuckDB resolves relative paths
 against the working directory, not the database file. A warehouse moved or
@@ -30,14 +36,28 @@ import duckdb
 import jinja2
 
 from cxr_sql import __version__
-from cxr_sql.publish import data_root
+from cxr_sql.publish import (
+    CATALOG,
+    data_root,
+    owner_only,
+    remove_scratch_catalog,
+    scratch_catalog,
+)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-CATALOG = "mimic.duckdb"
 METADATA_JSON = "_metadata.json"
 MIMICIV = "mimiciv"
 DERIVED = "mimic_cxr_derived"
 DEFAULT_SETTINGS: dict[str, object] = {"link_window_hours": 24}
+REJECTS = "_rejects"
+NO_REJECTS = (
+    "SELECT NULL::VARCHAR AS stage, NULL::VARCHAR AS file, NULL::BIGINT AS line, "
+    "NULL::VARCHAR AS reason, NULL::VARCHAR AS action WHERE false"
+)  # the columns of problems.REJECTS_SCHEMA
+
+
+class CatalogNotDurable(Exception):
+    """A written catalog that does not reopen with everything it was given."""
 
 
 class MissingData(Exception):
@@ -172,19 +192,44 @@ def _templated_schemas(
 
 def write_catalog(warehouse: Path, root: Path | None = None) -> CatalogResult:
     """Create warehouse/mimic.duckdb afresh from a Parquet folder (default: the
-    published generation).
+    published generation), as `cxr-sql relink` does.
 
-    The file is written beside the old one and renamed over it, so a reader never
-    opens a half-written catalog.
+    The file is written and verified beside the old one and renamed over it, so a
+    reader never opens a half-written catalog.
+    """
+    scratch, result = write_scratch_catalog(warehouse, root)
+    os.replace(scratch, warehouse / CATALOG)
+    return result
+
+
+def write_scratch_catalog(warehouse: Path, root: Path | None = None) -> tuple[Path, CatalogResult]:
+    """A verified catalog for `root` beside the published one, not yet renamed into place.
+
+    On any failure (a full disk, say) the scratch file and its WAL are removed and the
+    error raised; the published catalog is untouched.
     """
     root = data_root(warehouse) if root is None else root
     result = CatalogResult()
     schemas = _mimiciv_schemas(root)
     known = frozenset(view for schema in schemas.values() for view in schema.views)
     schemas |= _templated_schemas(root, result, known)
-    target = warehouse / CATALOG
-    scratch = warehouse / f".{CATALOG}.{os.getpid()}.tmp"
-    scratch.unlink(missing_ok=True)
+    for name, schema in schemas.items():
+        schema.views.setdefault(f"{name}.{REJECTS}", NO_REJECTS)
+    scratch = scratch_catalog(warehouse)
+    try:
+        with owner_only():
+            remove_scratch_catalog(scratch)
+            _write_schemas(scratch, schemas, result, warehouse, root)
+            _verify(scratch, result, schemas, root.name)
+    except BaseException:
+        remove_scratch_catalog(scratch)
+        raise
+    return scratch, result
+
+
+def _write_schemas(
+    scratch: Path, schemas: dict[str, _Schema], result: CatalogResult, warehouse: Path, root: Path
+) -> None:
     with duckdb.connect(str(scratch)) as con:
         for name in sorted(schemas):
             con.execute(f"CREATE SCHEMA {name}")
@@ -204,9 +249,57 @@ def write_catalog(warehouse: Path, root: Path | None = None) -> CatalogResult:
                 f"INSERT INTO {name}._metadata VALUES (?, ?)",
                 [(k, str(v)) for k, v in sorted(rows.items())],
             )
+        con.execute("CHECKPOINT")
     os.chmod(scratch, 0o600)
-    os.replace(scratch, target)
-    return result
+
+
+def _verify(
+    scratch: Path, result: CatalogResult, schemas: dict[str, _Schema], generation: str
+) -> None:
+    """Reopen the closed catalog: no WAL left, every view created there and readable,
+    every schema's `_metadata` naming this generation."""
+    wal = Path(f"{scratch}.wal")
+    if wal.exists():
+        raise CatalogNotDurable(f"{scratch}: data left in its WAL after a checkpoint")
+    with duckdb.connect(str(scratch), read_only=True) as con:
+        present = {
+            f"{schema}.{view}"
+            for schema, view in con.execute(
+                "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        }
+        missing = sorted(set(result.views) - present)
+        if missing:
+            listed = ", ".join(missing)
+            raise CatalogNotDurable(f"{scratch}: view(s) missing on reopening: {listed}")
+        for view in result.views:
+            con.execute(f"SELECT * FROM {view} LIMIT 0")
+        for name in schemas:
+            found = con.execute(
+                f"SELECT value FROM {name}._metadata WHERE attribute = 'generation'"
+            ).fetchall()
+            if found != [(generation,)]:
+                raise CatalogNotDurable(f"{scratch}: {name}._metadata does not name {generation}")
+
+
+def catalog_generation(catalog: Path) -> str | None:
+    """The generation a catalog's views read (None: no catalog, or one that names none)."""
+    if not catalog.is_file():
+        return None
+    try:
+        with duckdb.connect(str(catalog), read_only=True) as con:
+            found = con.execute(
+                "SELECT schema_name FROM duckdb_tables() WHERE table_name = '_metadata' "
+                "ORDER BY 1 LIMIT 1"
+            ).fetchone()
+            if found is None:
+                return None
+            row = con.execute(
+                f"SELECT value FROM {found[0]}._metadata WHERE attribute = 'generation'"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
 
 
 def _create_views(

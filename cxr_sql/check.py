@@ -64,6 +64,9 @@ QA_VIEWS = {
 }
 
 
+UNTIMED_FIX = "give --mimic-cxr-jpg DIR, or the DICOM images under --mimic-cxr with --dicom auto"
+
+
 @dataclass
 class Finding:
     section: str
@@ -101,8 +104,49 @@ def _published(con: duckdb.DuckDBPyConnection) -> Iterator[Finding]:
             )
 
 
+def _has_view(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, view = qualified.split(".")
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?",
+        [schema, view],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def untimed_warning(con: duckdb.DuckDBPyConnection) -> str | None:
+    """A warning when studies have no time: without one they can never be linked to an
+    admission or stay, which a researcher would otherwise find out from empty joins."""
+    counts = _scalar(
+        con,
+        "SELECT {'untimed': count(*) FILTER (WHERE study_datetime IS NULL), 'all': count(*)} "
+        "FROM mimic_cxr_derived.study_times",
+    )
+    if not isinstance(counts, dict) or not counts["untimed"]:
+        return None
+    sources = [
+        name
+        for name, view in (
+            ("MIMIC-CXR-JPG metadata", "mimic_cxr.metadata"),
+            ("DICOM headers", "mimic_cxr.dicom_metadata"),
+        )
+        if _has_view(con, view)
+    ]
+    why = (
+        f"neither the {' nor the '.join(sources)} cover them"
+        if sources
+        else "no MIMIC-CXR-JPG metadata and no DICOM headers were built"
+    )
+    return (
+        f"warning: {counts['untimed']:,} of {counts['all']:,} studies have no time ({why}), "
+        f"so they cannot be linked to admissions or stays: {UNTIMED_FIX}"
+    )
+
+
 def report(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     findings = list(_published(con))
+    warning = untimed_warning(con)
+    if warning:
+        findings.append(Finding("warnings", warning.removeprefix("warning: ")))
     for name, (table, bad) in ID_CHECKS.items():
         count = _scalar(con, f"SELECT count(*) FROM {table} WHERE {bad}")
         if count is not None:

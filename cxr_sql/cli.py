@@ -186,8 +186,9 @@ def _run_build(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
+    from cxr_sql import crash
     from cxr_sql.bigquery.concept_files import ConceptError, concepts_folder
-    from cxr_sql.build import EXIT_BUSY, EXIT_USAGE, run_build
+    from cxr_sql.build import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, BuildFailed, run_build
     from cxr_sql.config import ConfigError, build_options, load_config
     from cxr_sql.publish import BuildBusy
 
@@ -222,6 +223,9 @@ def _run_build(args: argparse.Namespace) -> int:
     except BuildBusy as busy:
         _fail(str(busy))
         return EXIT_BUSY
+    except BuildFailed as failed:
+        crash.report(str(failed), failed)
+        return EXIT_FAILED
     if args.json:
         print(json.dumps([asdict(stage) for stage in report.stages], indent=2))
     elif not args.quiet:
@@ -234,6 +238,9 @@ def _run_build(args: argparse.Namespace) -> int:
     for stage in report.stages:
         if stage.error and (args.quiet or args.json):
             print(f"cxr-sql: error: {stage.name}: {stage.error}", file=sys.stderr)
+    quiet = args.quiet or args.json
+    for warning in report.warnings:
+        print(warning, file=sys.stderr if quiet else sys.stdout)
     return report.exit_code
 
 
@@ -449,7 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"cxr-sql {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="command", required=True
+    )
     _synth_parser(commands)
     _build_parser(commands)
     _query_parser(commands)
@@ -462,8 +471,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Whatever it raises ends in one line on stderr (and exit 1),
+    with the traceback in a log file (crash.py), never as a raw traceback."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("cxr-sql: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of our output went away (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as error:  # the last resort: a bug, or an error no command expected
+        from cxr_sql import crash
+        from cxr_sql.build import describe
+
+        crash.report(f"{args.command}: {describe(error)}", error)
+        return 1
 
 
 if __name__ == "__main__":

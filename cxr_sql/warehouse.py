@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 
 from cxr_sql.catalog import CATALOG, write_catalog
+from cxr_sql.publish import idle_lock
+from cxr_sql.recovery import reconcile
 
 
 def catalog_path(warehouse: Path | str) -> Path:
@@ -50,6 +52,12 @@ def connect(
     warehouse: Path | str = "warehouse", *, read_only: bool = True
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to the warehouse catalog (read-only by default, so many
-    processes can read at once). A moved warehouse is relinked first."""
+    processes can read at once). When no build is running, a catalog and build.json
+    left disagreeing by a killed build are reconciled first; a moved warehouse is
+    relinked."""
+    catalog_path(warehouse)
+    with idle_lock(Path(warehouse)) as idle:
+        if idle:
+            reconcile(Path(warehouse))
     relink(warehouse)
     return duckdb.connect(str(catalog_path(warehouse)), read_only=read_only)

@@ -107,7 +107,8 @@ def test_killed_build_leaves_the_old_warehouse_and_the_next_one_recovers(
     assert cli_count(warehouse) == before
     done = run_cli(*build_args(sources, warehouse))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "published g000002" in done.stdout
+    assert "published g000003" in done.stdout  # the leftover's number is not reused
+    assert not (warehouse / "parquet" / "g000002").exists()
     assert cli_count(warehouse) == before
 
 
@@ -225,7 +226,7 @@ def test_a_killed_builds_dicom_parts_are_kept_for_the_next(tmp_path: Path) -> No
     (leftover / "mimic_cxr" / "reports").mkdir(parents=True)
     (leftover / "mimic_cxr" / "reports" / "p10.parquet").write_bytes(b"half written")
     generation = start_generation(warehouse, "g000001")
-    assert generation.name == "g000002"
+    assert generation.name == "g000003"  # numbers are never reused, not even a leftover's
     assert (generation / "mimic_cxr/dicom_metadata/part-a.parquet").read_bytes() == b"read"
     assert (generation / "mimic_cxr/reports/p10.parquet").read_bytes() == b"published"
-    assert sorted(p.name for p in (warehouse / "parquet").iterdir()) == ["g000001", "g000002"]
+    assert sorted(p.name for p in (warehouse / "parquet").iterdir()) == ["g000001", "g000003"]
