@@ -1,5 +1,10 @@
-"""Progress of a long stage: a live bar with rate and ETA on a terminal, plain
-log lines (at most one per 10 % or 30 s) anywhere else, such as cron."""
+"""Progress of a long stage, on stderr (the summaries go to stdout).
+
+On a terminal, a tqdm bar with rate and time left, cleared when the stage ends.
+Anywhere else (cron, a pipe, a log file) no bar and no carriage returns: plain
+lines, formatted by tqdm, at most one per tenth of the work or per 30 seconds,
+and one when the stage ends.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +12,63 @@ import sys
 import time
 from typing import TextIO
 
+from tqdm import tqdm
+
+PLAIN_EVERY_SECONDS = 30
+PLAIN_WITH_TOTAL = (
+    "{desc}: {n_fmt}/{total_fmt}{unit} ({percentage:.0f}%), {rate_fmt}, {remaining} left"
+)
+PLAIN_WITHOUT_TOTAL = "{desc}: {n_fmt}{unit}, {rate_fmt}"
+
 
 class Progress:
+    """Call update(done) as work is done, then finish()."""
+
     def __init__(
-        self, label: str, total: int | None, stream: TextIO | None = None, enabled: bool = True
+        self,
+        label: str,
+        total: int | None,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        unit: str = " files",
     ) -> None:
-        self.label = label
-        self.total = total
+        self.label, self.total, self.unit = label, total, unit
         self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
         self.enabled = enabled
-        self.started = time.monotonic()
-        self._last_log = (0.0, -1)  # time and tenth of the last plain line
         self.done = 0
+        self.started = time.monotonic()
+        self._bar = (
+            tqdm(total=total, desc=label, unit=unit, file=self.stream, leave=False)
+            if enabled and self.stream.isatty()
+            else None
+        )
+        self._logged = (-1.0, -1, -1)  # elapsed seconds, tenth and count of the last plain line
 
     def update(self, done: int) -> None:
         self.done = done
-        if not self.enabled:
-            return
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rate = done / elapsed
-        if self.live:
-            self.stream.write("\r" + self._line(rate) + "\x1b[K")
-            self.stream.flush()
-            return
-        tenth = int(10 * done / self.total) if self.total else -1
-        if tenth > self._last_log[1] or elapsed - self._last_log[0] >= 30:
-            self._last_log = (elapsed, tenth)
-            self.stream.write(self._line(rate) + "\n")
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
+        elif self.enabled:
+            elapsed = time.monotonic() - self.started
+            tenth = 10 * done // self.total if self.total else -1
+            if tenth > self._logged[1] or elapsed - self._logged[0] >= PLAIN_EVERY_SECONDS:
+                self._log(elapsed, tenth)
 
     def finish(self) -> None:
-        if self.live and self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled and self.done != self._logged[2]:
+            self._log(time.monotonic() - self.started, -1)
 
-    def _line(self, rate: float) -> str:
-        text = f"{self.label}: {self.done:,}"
-        if self.total:
-            share = min(self.done / self.total, 1.0)
-            filled = int(24 * share)
-            bar = "#" * filled + "-" * (24 - filled)
-            remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
-            eta = f"{remaining:.0f} s" if remaining != float("inf") else "?"
-            text = f"{self.label} [{bar}] {self.done:,}/{self.total:,} {share:4.0%}"
-            return f"{text}  {rate:,.0f}/s  ETA {eta}"
-        return f"{text}  {rate:,.0f}/s"
+    def _log(self, elapsed: float, tenth: int) -> None:
+        self._logged = (elapsed, tenth, self.done)
+        line = tqdm.format_meter(
+            self.done,
+            self.total,
+            elapsed,
+            prefix=self.label,
+            unit=self.unit,
+            bar_format=PLAIN_WITH_TOTAL if self.total else PLAIN_WITHOUT_TOTAL,
+        )
+        self.stream.write(line + "\n")
+        self.stream.flush()
