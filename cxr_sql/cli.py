@@ -178,7 +178,7 @@ def _warehouse_argument(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("warehouse"),
         metavar="DIR",
-        help="warehouse folder (default: ./warehouse)",
+        help="warehouse folder, or its mimic.duckdb (default: ./warehouse)",
     )
 
 
@@ -245,32 +245,79 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _query_parser(commands: argparse._SubParsersAction) -> None:
+    from cxr_sql.query import DEFAULT_MAX_ROWS, FORMATS
+
     parser = commands.add_parser(
         "query",
-        help="run SQL against the warehouse and print a table",
-        description="Run one SQL statement against the warehouse catalog (read-only).",
+        help="run SQL against the warehouse; print a table or write CSV, JSON, Parquet",
+        description=(
+            "Run SQL against the warehouse catalog (read-only; a moved warehouse is relinked "
+            "first, as cxr_sql.connect() does). Several statements separated by ';' run in "
+            "order: --format table shows each result; csv, json and parquet hold one result "
+            "and refuse SQL where more than one statement returns rows. Tables are printed "
+            "whole in width (no column or value is cut: lines may be wider than the "
+            "terminal); rows beyond --max-rows are left out and a line says how many."
+        ),
     )
     _warehouse_argument(parser)
-    parser.add_argument("sql", help="the SQL to run")
-    parser.add_argument("--max-rows", type=int, default=40, metavar="N", help="rows to print")
+    parser.add_argument("sql", nargs="?", help="the SQL to run; '-' reads it from standard input")
+    parser.add_argument(
+        "--file", type=Path, metavar="FILE", help="read the SQL from FILE (default: none)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        dest="output_format",
+        help="table (box drawing), csv (with header), json (one array of row objects) "
+        "or parquet (default: table)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write to FILE, owner-only (mode 600), replacing it only when the query "
+        "succeeds (default: standard output)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=DEFAULT_MAX_ROWS,
+        metavar="N",
+        help=f"rows shown per table; the others are counted, not shown; csv, json and "
+        f"parquet hold every row (default: {DEFAULT_MAX_ROWS})",
+    )
     parser.set_defaults(run=_run_query)
 
 
 def _run_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from cxr_sql.catalog import CATALOG
+    from cxr_sql.query import QueryError, QueryOptions, first_line, read_sql, run_query
+    from cxr_sql.warehouse import connect
 
-    catalog = args.warehouse / CATALOG
-    if not catalog.is_file():
-        return _fail(f"{catalog}: no warehouse here; run cxr-sql build first")
-    with duckdb.connect(str(catalog), read_only=True) as con:
+    try:
+        sql = read_sql(args.sql, args.file, sys.stdin)
+        con = connect(args.warehouse)
+    except QueryError as error:
+        return _fail(str(error))
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    except (duckdb.Error, OSError) as error:
+        _fail(f"{args.warehouse}: cannot open the warehouse: {first_line(error)}")
+        return 1
+    options = QueryOptions(sql, args.output_format, args.out, args.max_rows)
+    with con:
         try:
-            relation = con.sql(args.sql)
-        except duckdb.Error as error:
-            return _fail(str(error))
-        if relation is not None:
-            relation.show(max_rows=args.max_rows, max_width=200)
+            run_query(con, options, sys.stdout)
+        except QueryError as error:
+            _fail(str(error))
+            return error.exit_code
+        except BrokenPipeError:  # the reader went away (| head): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as error:
+            _fail(f"--out {args.out}: {error.strerror}")
+            return 1
     return 0
 
 

@@ -11,8 +11,19 @@ from cxr_sql.publish import idle_lock
 from cxr_sql.recovery import reconcile
 
 
+def warehouse_folder(warehouse: Path | str) -> Path:
+    """The warehouse folder; its catalog file (`.../mimic.duckdb`) is accepted for it."""
+    path = Path(warehouse)
+    if path.name == CATALOG and path.is_file():
+        return path.parent
+    return path
+
+
 def catalog_path(warehouse: Path | str) -> Path:
-    path = Path(warehouse) / CATALOG
+    folder = warehouse_folder(warehouse)
+    if folder.is_file():
+        raise FileNotFoundError(f"{folder}: a file; give the warehouse folder (it holds {CATALOG})")
+    path = folder / CATALOG
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no warehouse here; run cxr-sql build first")
     return path
@@ -41,7 +52,7 @@ def relink(warehouse: Path | str) -> bool:
 
     Reads no source: the catalog is derived from the warehouse's Parquet folder.
     """
-    folder = Path(warehouse)
+    folder = warehouse_folder(warehouse)
     if recorded_location(folder) == str(folder.resolve()):
         return False
     write_catalog(folder)
@@ -54,10 +65,11 @@ def connect(
     """A DuckDB connection to the warehouse catalog (read-only by default, so many
     processes can read at once). When no build is running, a catalog and build.json
     left disagreeing by a killed build are reconciled first; a moved warehouse is
-    relinked."""
+    relinked. The catalog file itself is accepted for its folder."""
+    warehouse = warehouse_folder(warehouse)
     catalog_path(warehouse)
-    with idle_lock(Path(warehouse)) as idle:
+    with idle_lock(warehouse) as idle:
         if idle:
-            reconcile(Path(warehouse))
+            reconcile(warehouse)
     relink(warehouse)
     return duckdb.connect(str(catalog_path(warehouse)), read_only=read_only)
