@@ -313,8 +313,8 @@ def _run_query(args: argparse.Namespace) -> int:
         except QueryError as error:
             _fail(str(error))
             return error.exit_code
-        except BrokenPipeError:  # the reader went away (| head): not an error
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except BrokenPipeError:
+            raise  # main's handler: the reader went away (| head)
         except OSError as error:
             _fail(f"--out {args.out}: {error.strerror}")
             return 1
