@@ -471,21 +471,39 @@ def _translate_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("file", type=Path, help="the .sql file ('-' for standard input)")
+    parser.add_argument(
+        "--dataset-map",
+        action="append",
+        default=[],
+        metavar="PROJECT.DATASET=SCHEMA",
+        help=(
+            "read your own BigQuery dataset as a schema here (repeatable); views that "
+            "`cxr-sql render` wrote map to mimic_cxr_derived without it"
+        ),
+    )
     parser.set_defaults(run=_run_translate)
 
 
 def _run_translate(args: argparse.Namespace) -> int:
     import sqlglot
 
-    from cxr_sql.bigquery.translate import translate
+    from cxr_sql.bigquery.translate import Refused, translate
 
+    dataset_map = {}
+    for entry in args.dataset_map:
+        dataset, _, schema = entry.partition("=")
+        if not schema or dataset.count(".") != 1 or not all(dataset.split(".")):
+            return _fail(f"--dataset-map {entry}: expected PROJECT.DATASET=SCHEMA")
+        dataset_map[dataset] = schema
     try:
         text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text()
-        print(translate(text), end="")
+        print(translate(text, dataset_map), end="")
     except OSError as error:
         return _fail(f"{args.file}: {error.strerror}")
     except sqlglot.errors.SqlglotError as error:
         return _fail(f"{args.file}: not BigQuery SQL sqlglot can read: {error}")
+    except Refused as refused:
+        return _fail(f"{args.file}: refused, {refused}")
     return 0
 
 

@@ -36,3 +36,11 @@ def sql():
     con = duckdb.connect()
     yield lambda query, *params: con.execute(query, list(params)).fetchall()
     con.close()
+
+
+@pytest.fixture(scope="session")
+def zetasql():
+    """Google's ZetaSQL (BigQuery's reference evaluator), started once per session."""
+    from cxr_sql.bigquery.zetasql_oracle import ZetaSQL
+
+    return ZetaSQL()

@@ -1,9 +1,25 @@
-"""Names shared by translate and render: PhysioNet's BigQuery project and the
-datasets of older MIMIC-IV releases there, with the schema each maps to here."""
+"""Names shared by translate and render: PhysioNet's BigQuery project, the
+datasets this warehouse holds under their BigQuery names, the datasets of older
+MIMIC-IV releases there with the schema each maps to here, and the views
+`render` writes into a user's own dataset."""
 
 from __future__ import annotations
 
+from cxr_sql.catalog import DERIVED
+
 SOURCE_PROJECT = "physionet-data"
+
+# Schemas of a warehouse, named as PhysioNet's BigQuery datasets (mimiciv_derived holds
+# mimic-code's concepts when built with --concepts).
+DATASETS = (
+    "mimic_cxr",
+    DERIVED,
+    "mimiciv_hosp",
+    "mimiciv_icu",
+    "mimiciv_ed",
+    "mimiciv_note",
+    "mimiciv_derived",
+)
 
 # BigQuery dataset -> schema here, where they differ; others keep their name.
 RENAMED_DATASETS = {
@@ -13,3 +29,19 @@ RENAMED_DATASETS = {
     "mimic_ed": "mimiciv_ed",
     "mimic_note": "mimiciv_note",
 }
+
+# The derived views `cxr-sql render` writes to a user's dataset on BigQuery.
+RENDERED = (
+    "admission_windows",
+    "study_times",
+    "study_admission",
+    "study_edstay",
+    "study_icustay",
+    "study_transfer",
+    "study_link_candidates",
+    "study_prior",
+    "qa_images_without_view_position",
+    "qa_subjects_missing_from_mimiciv",
+    "qa_study_time_spread",
+    "qa_ambiguous_links",
+)

@@ -17,23 +17,9 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from cxr_sql.bigquery.names import SOURCE_PROJECT
+from cxr_sql.bigquery.names import RENDERED, SOURCE_PROJECT
 from cxr_sql.catalog import DEFAULT_SETTINGS, DERIVED, render, templates
 
-RENDERED = (
-    "admission_windows",
-    "study_times",
-    "study_admission",
-    "study_edstay",
-    "study_icustay",
-    "study_transfer",
-    "study_link_candidates",
-    "study_prior",
-    "qa_images_without_view_position",
-    "qa_subjects_missing_from_mimiciv",
-    "qa_study_time_spread",
-    "qa_ambiguous_links",
-)
 # Source tables the templates may read on BigQuery (no DICOM header table: see above).
 ON_BIGQUERY = frozenset({"mimic_cxr/metadata", "mimic_cxr/study_list"})
 
