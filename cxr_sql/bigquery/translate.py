@@ -284,12 +284,21 @@ def _as_date(node: exp.Expression) -> exp.Expression:
     return exp.cast(node, exp.DataType.Type.DATE)
 
 
-def _diff(node: exp.Expression) -> exp.Expression:
-    unit = node.args.get("unit")
-    name = unit.name.upper() if unit is not None else "DAY"
-    if name not in DIFF_UNITS:
-        raise _refuse(node, f"{_name(node)}({name})", "not a checked date part")
-    return node
+def _unit_checked(units: frozenset[str]) -> Callable[[exp.Expression], exp.Expression]:
+    """A rewrite that keeps a node whose date part is among `units` and refuses others."""
+
+    def check(node: exp.Expression) -> exp.Expression:
+        unit = node.args.get("unit")
+        name = unit.name.upper() if unit is not None else "DAY"
+        if name not in units:
+            raise _refuse(node, f"{_name(node)}({name})", "not a checked date part")
+        return node
+
+    return check
+
+
+_diff = _unit_checked(DIFF_UNITS)
+_trunc = _unit_checked(TRUNC_UNITS)
 
 
 def _timestamp_diff(node: exp.TimestampDiff) -> exp.Expression:
@@ -298,14 +307,6 @@ def _timestamp_diff(node: exp.TimestampDiff) -> exp.Expression:
     unit = node.args.get("unit")
     part = exp.Literal.string(unit.name.lower() if unit is not None else "day")
     return exp.Anonymous(this="date_sub", expressions=[part, node.expression, node.this])
-
-
-def _trunc(node: exp.Expression) -> exp.Expression:
-    unit = node.args.get("unit")
-    name = unit.name.upper() if unit is not None else ""
-    if name not in TRUNC_UNITS:
-        raise _refuse(node, f"{_name(node)}({name})", "not a checked date part")
-    return node
 
 
 def _array_agg(node: exp.ArrayAgg) -> exp.Expression:
