@@ -361,12 +361,16 @@ def _write_check_page(path: Path, findings: list, con, warehouse: Path) -> int:
     from cxr_sql.qa_charts import charts
     from cxr_sql.qa_page import page
 
+    drawn = charts(con)
     try:
-        owner_only.write_text(path, page(findings, charts(con), warehouse))
+        owner_only.write_text(path, page(findings, drawn, warehouse))
     except OSError as error:
         return _fail(f"--html {path}: {error.strerror}")
     print(f"wrote {path}")
-    return 0
+    failed = [chart for chart in drawn if chart.failed]
+    for chart in failed:
+        print(f"cxr-sql: error: --html: {chart.title}: {chart.missing}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _docs_parser(commands: argparse._SubParsersAction) -> None:

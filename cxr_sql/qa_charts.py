@@ -30,19 +30,30 @@ LINK_VIEWS = {
 
 @dataclass
 class Chart:
-    """One chart of the page: its figure, or why it is missing."""
+    """One chart of the page: its figure, or why it is missing (failed: by an error)."""
 
     name: str
     title: str
     caption: str
     figure: go.Figure | None = None
     missing: str | None = None
+    failed: bool = False
+
+
+class NothingToDraw(Exception):
+    """The views are there but hold no rows for this chart."""
 
 
 def _frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, object] | None = None,
+    empty: str = "no rows to draw",
 ) -> pl.DataFrame:
-    return con.execute(sql, params or {}).pl()
+    frame = con.execute(sql, params or {}).pl()
+    if frame.is_empty():
+        raise NothingToDraw(empty)
+    return frame
 
 
 def _link_window_hours(con: duckdb.DuckDBPyConnection) -> int:
@@ -71,6 +82,7 @@ def hours_from_window(con: duckdb.DuckDBPyConnection) -> go.Figure:
         FROM hours GROUP BY ALL ORDER BY ALL
         """,
         {"shown": HOURS_SHOWN, "bin": HOURS_BIN},
+        empty="no study has a candidate window in mimic_cxr_derived.study_link_candidates",
     )
     kinds = counts["kind"].unique().sort().to_list()
     figure = px.bar(
@@ -117,6 +129,7 @@ def candidates_per_study(con: duckdb.DuckDBPyConnection) -> go.Figure:
         ORDER BY ALL
         """,
         {"most": MAX_CANDIDATES_SHOWN},
+        empty="no study has a candidate window in mimic_cxr_derived.study_link_candidates",
     ).with_columns(
         pl.col("candidates")
         .cast(pl.String)
@@ -156,6 +169,7 @@ def _coverage(con: duckdb.DuckDBPyConnection, groups_sql: str, group: str) -> go
         con,
         f'WITH groups AS ({groups_sql}) SELECT g.grp AS "{group}", count(*) AS studies, '
         f"{shares} FROM groups AS g{joins} GROUP BY ALL ORDER BY 1",
+        empty="no studies",
     )
     labelled = counts.with_columns(
         pl.format("{}<br>{} studies", pl.col(group), pl.col("studies")).alias(group)
@@ -218,7 +232,7 @@ def coverage_by_view_position(con: duckdb.DuckDBPyConnection) -> go.Figure:
     )
 
 
-def rejects_by_stage(con: duckdb.DuckDBPyConnection) -> go.Figure | str:
+def rejects_by_stage(con: duckdb.DuckDBPyConnection) -> go.Figure:
     schemas = [
         row[0]
         for row in con.execute(
@@ -226,13 +240,15 @@ def rejects_by_stage(con: duckdb.DuckDBPyConnection) -> go.Figure | str:
         ).fetchall()
     ]
     if not schemas:
-        return "no _rejects view was built"
+        raise NothingToDraw("no _rejects view was built")
     union = " UNION ALL ".join(
         f"SELECT '{schema}.' || stage AS stage, action FROM {schema}._rejects" for schema in schemas
     )
-    counts = _frame(con, f"SELECT stage, action, count(*) AS rows FROM ({union}) GROUP BY ALL")
-    if counts.is_empty():
-        return f"no rejects in {', '.join(f'{s}._rejects' for s in schemas)}"
+    counts = _frame(
+        con,
+        f"SELECT stage, action, count(*) AS rows FROM ({union}) GROUP BY ALL",
+        empty=f"no rejects in {', '.join(f'{s}._rejects' for s in schemas)}",
+    )
     figure = px.bar(
         counts.sort("stage", "action"),
         x="rows",
@@ -245,7 +261,7 @@ def rejects_by_stage(con: duckdb.DuckDBPyConnection) -> go.Figure | str:
     return figure
 
 
-CHARTS: list[tuple[str, str, str, Callable[[duckdb.DuckDBPyConnection], go.Figure | str]]] = [
+CHARTS: list[tuple[str, str, str, Callable[[duckdb.DuckDBPyConnection], go.Figure]]] = [
     (
         "hours",
         "Hours from window start and from window end, by link kind",
@@ -302,13 +318,15 @@ def charts(con: duckdb.DuckDBPyConnection) -> list[Chart]:
             drawn = draw(con)
         except duckdb.CatalogException as error:
             chart.missing = f"not built: {str(error).splitlines()[0]}"
+        except NothingToDraw as nothing:
+            chart.missing = str(nothing)
+        except duckdb.Error as error:
+            chart.missing = f"could not be drawn: {str(error).splitlines()[0]}"
+            chart.failed = True
         else:
-            if isinstance(drawn, str):
-                chart.missing = drawn
-            else:
-                drawn.update_layout(margin={"t": 40, "b": 40}, template="plotly_white")
-                # facet titles read "kind=icustay": keep the value
-                drawn.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
-                chart.figure = drawn
+            drawn.update_layout(margin={"t": 40, "b": 40}, template="plotly_white")
+            # facet titles read "kind=icustay": keep the value
+            drawn.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+            chart.figure = drawn
         made.append(chart)
     return made

@@ -26,7 +26,7 @@ TEMPLATE = """<!doctype html>
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 .facts { columns: 2; } .facts div { break-inside: avoid; } .facts ul { margin-top: 0.2em; }
-.caption { color: #555; } .missing { color: #a33; }
+.caption { color: #555; } .missing, .warnings { color: #a33; }
 </style>
 <script>{{ plotly_js | safe }}</script>
 </head>
@@ -35,7 +35,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 <p>Warehouse <code>{{ warehouse }}</code>, checked {{ checked }} by cxr-sql {{ version }}.</p>
 <section class="facts">
 {%- for section, lines in facts %}
-<div><h3>{{ section }}</h3><ul>{% for line in lines %}<li>{{ line }}</li>{% endfor %}</ul></div>
+<div class="{{ section }}"><h3>{{ section }}</h3>
+<ul>{% for line in lines %}<li>{{ line }}</li>{% endfor %}</ul></div>
 {%- endfor %}
 </section>
 {%- for chart in charts %}

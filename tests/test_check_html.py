@@ -173,20 +173,33 @@ def test_charts_render_in_chromium_without_network(
     assert len(dom.find(id="chart-rejects").select("g.trace.bars g.point")) == int(rejects[0])
 
 
-def test_page_of_a_warehouse_without_mimiciv_says_what_is_missing(
+def test_page_of_a_warehouse_without_study_times_says_what_is_missing(
     tiny_sources: Path, tmp_path: Path
 ) -> None:
+    """No JPG metadata and no DICOM headers: no study has a time, so none has a candidate
+    window, and the view positions are unknown. The page says so where the charts would be."""
     target = tmp_path / "warehouse"
-    cxr = str(tiny_sources / "mimic-cxr")
-    built = run_cli("build", "--warehouse", str(target), "--mimic-cxr", cxr, "--dicom", "no")
+    built = run_cli(
+        "build", "--warehouse", str(target), "--mimic-cxr", str(tiny_sources / "mimic-cxr"),
+        "--mimiciv", str(tiny_sources / "mimiciv"), "--dicom", "no",
+    )  # fmt: skip
     assert built.returncode == 0, built.stderr
+    assert cli_rows(target, "SELECT count(*) FROM mimic_cxr_derived.study_link_candidates") == [
+        ["0"]
+    ]
     path = tmp_path / "check.html"
     done = run_cli("check", "--warehouse", str(target), "--html", str(path))
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     soup = BeautifulSoup(path.read_text(), "html.parser")
     missing = {m.find_parent("section")["id"]: m.get_text() for m in soup.select(".missing")}
-    assert "mimiciv_hosp" in missing["section-anchor_year_group"]
-    assert soup.find(id="chart-rejects") is not None or "section-rejects" in missing
+    assert missing["section-hours"].startswith("no study has a candidate window")
+    assert missing["section-candidates"].startswith("no study has a candidate window")
+    assert missing["section-view_position"] == (
+        "not built: neither mimic_cxr.metadata nor dicom_metadata was built"
+    )
+    assert soup.find(id="chart-time_source") is not None  # every study: time_source none
+    assert "have no time" in soup.select_one(".facts .warnings").get_text()
+    assert soup.find(id="chart-anchor_year_group") is not None
 
 
 def test_page_into_a_missing_folder_is_a_clear_error(warehouse: Path, tmp_path: Path) -> None:
