@@ -114,6 +114,7 @@ class StageSummary:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # one line each, under the summary
+    warnings: list[str] = field(default_factory=list)  # printed apart, one line each
     ran: bool = True
 
     def line(self) -> str:
@@ -415,8 +416,10 @@ class _Build:
             summary.rows = result.rows
             if result.missing:
                 summary.notes.append(f"no file for {', '.join(result.missing)}")
-            if result.inferred:
-                summary.notes.append(f"typed by inference: {', '.join(result.inferred)}")
+            summary.warnings += [
+                f"{module}.{table}: no published DDL lists this table; its types were inferred"
+                for table in result.inferred
+            ]
             return result.rejects
 
         return work

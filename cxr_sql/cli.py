@@ -236,6 +236,8 @@ def _run_build(args: argparse.Namespace) -> int:
         else:
             print(f"published {report.published}: {options.warehouse / 'mimic.duckdb'}")
     for stage in report.stages:
+        for warning in stage.warnings if not args.quiet else ():
+            print(f"cxr-sql: warning: {warning}", file=sys.stderr)
         if stage.error and (args.quiet or args.json):
             print(f"cxr-sql: error: {stage.name}: {stage.error}", file=sys.stderr)
     quiet = args.quiet or args.json

@@ -25,8 +25,10 @@ import duckdb
 import pyarrow.parquet as pq
 
 from cxr_sql.fingerprint import files_fingerprint
-from cxr_sql.ingest.mimiciv_schema import OPTIONAL_COLUMNS, TABLES, header_of
+from cxr_sql.ingest.mimiciv_schema import OPTIONAL_COLUMNS, header_of
 from cxr_sql.ingest.problems import DROPPED, Reject, SourceError, rejects_table
+from cxr_sql.ingest.typed_csv import line_of, misfit, read_types, select_list, sql_string
+from cxr_sql.mimiciv_ddl import duckdb_types
 
 METADATA_JSON = "_metadata.json"
 FATAL_ERRORS = {"UNQUOTED VALUE": "unterminated quote: the rest of the file would be lost"}
@@ -54,27 +56,40 @@ def available_tables(folder: Path) -> list[str]:
     return sorted(names)
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _columns_for(module: str, table: str, path: Path) -> dict[str, str] | None:
-    """The typed columns in file order, or None for a table the DDL does not list."""
-    ddl = TABLES.get(module, {}).get(table)
+    """The DDL types of the file's columns in file order, named in lower case; None for a
+    table no DDL lists."""
+    ddl = duckdb_types(module, table)
     if ddl is None:
         return None
     header = header_of(path)
+    names = [column.lower() for column in header]
     optional = OPTIONAL_COLUMNS.get((module, table), set())
-    missing = [c for c in ddl if c not in header and c not in optional]
-    extra = [c for c in header if c not in ddl]
-    if missing or extra:
+    missing = [c for c in ddl if c not in names and c not in optional]
+    extra = [c for c, name in zip(header, names, strict=True) if name not in ddl]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if missing or extra or repeated:
         problems = []
         if missing:
             problems.append(f"missing column(s) {', '.join(missing)}")
         if extra:
             problems.append(f"unexpected column(s) {', '.join(extra)}")
+        if repeated:
+            problems.append(f"repeated column(s) {', '.join(repeated)}")
         raise SourceError(str(path), "; ".join(problems) + f"; found {', '.join(header)}", line=1)
-    return {column: ddl[column] for column in header}
+    return {column: ddl[column] for column in names}
+
+
+def _inferred_select(con: duckdb.DuckDBPyConnection, scan: str) -> str:
+    """The columns DuckDB detects, renamed to lower case."""
+    names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    lowered = [name.lower() for name in names]
+    if len(set(lowered)) < len(lowered):
+        return "*"  # two columns differ only in case: keep them apart
+    return ", ".join(
+        f'"{n.replace(chr(34), 2 * chr(34))}" AS "{lw}"'
+        for n, lw in zip(names, lowered, strict=True)
+    )
 
 
 def _copy_table(
@@ -85,21 +100,25 @@ def _copy_table(
     options = ["header = true", "store_rejects = true", "rejects_table = 'cxr_rejects'"]
     options += ["rejects_scan = 'cxr_scans'", "rejects_limit = 0"]
     if columns is not None:
-        spec = ", ".join(f"{_sql_string(c)}: {_sql_string(t)}" for c, t in columns.items())
+        spec = ", ".join(
+            f"{sql_string(c)}: {sql_string(t)}" for c, t in read_types(columns).items()
+        )
         options += ["auto_detect = false", f"columns = {{{spec}}}"]
+    scan = f"read_csv({sql_string(str(path))}, {', '.join(options)})"
     target.mkdir(parents=True, exist_ok=True)
     part = target / "part-0.parquet"
     try:
         con.execute("DROP TABLE IF EXISTS cxr_rejects; DROP TABLE IF EXISTS cxr_scans")
+        select = select_list(columns) if columns is not None else _inferred_select(con, scan)
         con.execute(
-            f"COPY (SELECT * FROM read_csv({_sql_string(str(path))}, {', '.join(options)})) "
-            f"TO {_sql_string(str(part))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT {select} FROM {scan}) "
+            f"TO {sql_string(str(part))} (FORMAT parquet, COMPRESSION zstd)"
         )
         errors = con.execute(
             "SELECT line, column_name, error_type, error_message FROM cxr_rejects ORDER BY line"
         ).fetchall()
     except duckdb.Error as error:
-        raise SourceError(str(path), str(error).splitlines()[0]) from None
+        raise _source_error(error, path, columns) from None
     for line, _, error_type, _ in errors:
         if error_type in FATAL_ERRORS:
             raise SourceError(str(path), FATAL_ERRORS[error_type], line=line)
@@ -107,8 +126,19 @@ def _copy_table(
         Reject(str(path), line, f"{column}: {message}" if column else message, DROPPED)
         for line, column, _, message in errors
     ]
-    (rows,) = con.execute(f"SELECT count(*) FROM read_parquet({_sql_string(str(part))})").fetchone()
+    (rows,) = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(str(part))})").fetchone()
     return rows, rejects, columns is None
+
+
+def _source_error(error: duckdb.Error, path: Path, columns: dict[str, str] | None) -> SourceError:
+    """The error as a SourceError; a value that does not fit its DDL type with its line."""
+    found = misfit(error)
+    if found is None or columns is None:
+        return SourceError(str(path), str(error).splitlines()[0])
+    column, value = found
+    line = line_of(path, list(columns).index(column), value)
+    reason = f"{column}: {value!r} is not a {columns[column]} (the published DDL type)"
+    return SourceError(str(path), reason, line=line)
 
 
 def build_module(
