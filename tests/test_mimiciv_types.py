@@ -110,7 +110,8 @@ def test_a_value_that_does_not_fit_its_ddl_type_stops_the_module_with_its_line(
         run_cli("build", "--warehouse", str(warehouse), "--mimiciv", str(mimiciv_copy)).returncode
         == 0
     )
-    before = _query(warehouse, f"SELECT count(*), sum(hash(columns(*))) FROM mimiciv_hosp.{table}")
+    content = f"SELECT count(*), sum(hash(columns(*))) FROM mimiciv_hosp.{table}"
+    before = _query(warehouse, content)
     source = mimiciv_copy / "hosp" / f"{table}.csv.gz"
     _set_field(source, 4, column, value)
     done = run_cli("build", "--warehouse", str(warehouse), "--mimiciv", str(mimiciv_copy))
@@ -119,7 +120,7 @@ def test_a_value_that_does_not_fit_its_ddl_type_stops_the_module_with_its_line(
         f"{source}:4: {column}: '{value}' is not a {kind} (the published DDL type)" in done.stdout
     )
     assert "Traceback" not in done.stdout + done.stderr
-    assert _query(warehouse, f"SELECT count(*), sum(hash(columns(*))) FROM mimiciv_hosp.{table}") == before
+    assert _query(warehouse, content) == before
 
 
 def test_a_table_no_ddl_lists_is_inferred_with_one_warning(mimiciv_copy: Path) -> None:
