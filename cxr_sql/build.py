@@ -50,7 +50,7 @@ from cxr_sql.ingest import cxr_lists
 from cxr_sql.ingest.csv_source import LINE
 from cxr_sql.ingest.dicom_headers import build_dicom_metadata, has_images, images_fingerprint
 from cxr_sql.ingest.jpg_files import read_jpg_tables
-from cxr_sql.ingest.mimiciv import available_tables, build_module, table_file
+from cxr_sql.ingest.mimiciv import build_module, table_file
 from cxr_sql.ingest.mimiciv_schema import DEFAULT_TABLES, release_from_path, release_from_patients
 from cxr_sql.ingest.problems import KEPT, REPLACED, Reject, SourceError, rejects_table
 from cxr_sql.ingest.report_sources import (
@@ -75,6 +75,7 @@ from cxr_sql.publish import (
     start_generation,
 )
 from cxr_sql.recovery import reconcile
+from cxr_sql.table_choice import lost_tables, published_tables, refuse_losses, requested_tables
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3, 4
 MIMIC_CXR = "mimic_cxr"
@@ -82,6 +83,11 @@ CXR_STAGES = ("lists", "reports", "dicom", "jpg")  # their rejects go to mimic_c
 IMAGE_PROBE = 50  # record-list paths looked at to tell whether images are there
 SEPARATE_RELEASE = {"ed": "2.2", "note": "2.2"}  # MIMIC-IV-ED and -Note have their own
 CODE_VERSION = f"{__version__}/{SECTIONER_VERSION}"
+REMEMBERED = (
+    "mimic_cxr", "mimic_cxr_jpg", "mimiciv", "mimiciv_ed", "mimiciv_note", "mimiciv_version",
+    "tables", "all_tables", "dropped_tables", "reports_from", "dicom", "dicom_all_tags",
+    "link_window_hours", "concepts",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class BuildOptions:
     mimiciv_version: str | None = None  # of hosp and icu; found from the files when None
     tables: tuple[str, ...] = ()  # more MIMIC-IV tables: 'labevents' or 'hosp.labevents'
     all_tables: bool = False
+    dropped_tables: tuple[str, ...] = ()  # tables to leave out (and drop if published)
     reports_from: str = "auto"  # auto, tree or zip
     jobs: int = 2
     link_window_hours: int | None = None  # study_link_candidates reach; None keeps the last
@@ -103,6 +110,7 @@ class BuildOptions:
     dicom: str = "auto"  # read DICOM headers: auto (when images are there), yes or no
     dicom_all_tags: bool = False
     concepts: Path | None = None  # mimic-code checkout (or its mimic-iv/concepts folder)
+    remembered: tuple[str, ...] = ()  # the settings above taken from build.json
 
 
 @dataclass
@@ -114,7 +122,7 @@ class StageSummary:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # one line each, under the summary
-    warnings: list[str] = field(default_factory=list)  # printed apart, one line each
+    warnings: list[str] = field(default_factory=list)  # go to the build's warnings
     ran: bool = True
 
     def line(self) -> str:
@@ -229,18 +237,6 @@ def module_release(options: BuildOptions, module: str, folder: Path) -> str:
     return release_from_patients(found[0]) if found else "3.1"
 
 
-def requested_tables(options: BuildOptions, module: str, folder: Path) -> list[str]:
-    if options.all_tables:
-        return available_tables(folder)
-    wanted = list(DEFAULT_TABLES[module])
-    present = set(available_tables(folder))
-    for name in options.tables:
-        owner, _, table = name.rpartition(".")
-        if (owner == module or (not owner and table in present)) and table not in wanted:
-            wanted.append(table)
-    return wanted
-
-
 def _present(*paths: Path) -> list[Path]:
     return [p for p in paths if p.is_file()]
 
@@ -248,10 +244,12 @@ def _present(*paths: Path) -> list[Path]:
 class _Build:
     """One build: its options, the generation it writes, what it found wrong."""
 
-    def __init__(self, options: BuildOptions) -> None:
+    def __init__(self, options: BuildOptions, published: Path | None = None) -> None:
         self.options = options
+        self.published = published  # the Parquet folder of the published generation
         self.root = Path()  # the new generation's Parquet folder, set once one is started
         self.releases: dict[str, str] = {}  # MIMIC-IV module -> release built by this build
+        self.losses: dict[str, Path] = {}  # published tables this build would not write again
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -306,7 +304,14 @@ class _Build:
         if folder is None:
             return Stage(module, "absent", self.missing_module(module))
         release = module_release(self.options, module, folder)
-        tables = requested_tables(self.options, module, folder)
+        options = self.options
+        tables = requested_tables(
+            module, folder, options.tables, options.all_tables, options.dropped_tables
+        )
+        if self.published is not None:
+            published = published_tables(self.published / MIMICIV / module / release)
+            for table in lost_tables(module, folder, tables, published, options.dropped_tables):
+                self.losses[f"{module}.{table}"] = folder
         files = [path for table in tables if (path := table_file(folder, table)) is not None]
         name = f"{module} {release}"
         self.releases[module] = release
@@ -553,6 +558,20 @@ def _report_problems(
     return problems
 
 
+def recorded_settings(options: BuildOptions) -> dict[str, object]:
+    """What build.json keeps for the next build: sources as absolute paths, the tables,
+    the options that shape the warehouse (not jobs, wait or progress)."""
+    settings: dict[str, object] = {}
+    for name in REMEMBERED:
+        value = getattr(options, name)
+        if isinstance(value, Path):
+            value = str(value.resolve())
+        elif isinstance(value, tuple):
+            value = list(value)
+        settings[name] = value
+    return settings
+
+
 def _catalog_print(stages: list[Stage], options: BuildOptions) -> str:
     templates = sorted(SQL_DIR.glob("*/*.sql"))
     return text_fingerprint(
@@ -589,8 +608,9 @@ def _build_locked(options: BuildOptions) -> BuildReport:
     except Exception as error:
         raise BuildFailed("recovery of the last build", error, None) from error
     done = record.get("fingerprints", {})
-    build = _Build(options)
+    build = _Build(options, data_root(warehouse, record) if record else None)
     stages = build.plan()
+    refuse_losses(build.losses)
     catalog_print = _catalog_print(stages, options)
     changed = {s.name for s in stages if done.get(s.name) != s.fingerprint}
     if not changed and done.get("catalog") == catalog_print and (warehouse / CATALOG).exists():
@@ -622,6 +642,7 @@ def _build_locked(options: BuildOptions) -> BuildReport:
         fault_point("catalog-written")
         warnings = [repaired] if repaired else []
         warnings += untimed_studies(scratch)
+        warnings += [f"warning: {warning}" for s in summaries for warning in s.warnings]
         fingerprints["catalog"] = catalog_print
         failed = any(s.error for s in summaries)
         report = BuildReport(
@@ -653,6 +674,7 @@ def _build_record(
             for name, value in asdict(options).items()
             if name.startswith("mimic")
         },
+        "settings": recorded_settings(options),
         "fingerprints": fingerprints,
         "stages": [asdict(s) for s in report.stages],
         "warnings": report.warnings,

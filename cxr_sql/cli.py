@@ -141,6 +141,12 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         "--all", action="store_const", const=True, help="every MIMIC-IV table present"
     )
     parser.add_argument(
+        "--drop-tables",
+        metavar="LIST",
+        help="MIMIC-IV tables to drop from the warehouse and leave out from now on, e.g. "
+        "hosp.diagnoses_icd (the only way a table leaves: settings are kept in build.json)",
+    )
+    parser.add_argument(
         "--link-window-hours",
         type=int,
         metavar="H",
@@ -189,8 +195,9 @@ def _run_build(args: argparse.Namespace) -> int:
     from cxr_sql import crash
     from cxr_sql.bigquery.concept_files import ConceptError, concepts_folder
     from cxr_sql.build import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, BuildFailed, run_build
-    from cxr_sql.config import ConfigError, build_options, load_config
+    from cxr_sql.config import ConfigError, build_options, load_config, remembered_line
     from cxr_sql.publish import BuildBusy
+    from cxr_sql.table_choice import TableChoiceError
 
     try:
         options = build_options(args, load_config(args.config))
@@ -210,7 +217,8 @@ def _run_build(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for flag, folder in given.items():
         if folder is not None and not folder.is_dir():
-            _fail(f"{flag} {folder}: no such folder")
+            remembered = flag[2:].replace("-", "_") in options.remembered
+            _fail(f"{flag} {folder}{' (from build.json)' if remembered else ''}: no such folder")
             return EXIT_USAGE
     if options.concepts is not None:
         try:
@@ -218,6 +226,8 @@ def _run_build(args: argparse.Namespace) -> int:
         except ConceptError as error:
             _fail(f"--concepts {error}")
             return EXIT_USAGE
+    if options.remembered and not (args.quiet or args.json):
+        print(f"settings from {options.warehouse / 'build.json'}: {remembered_line(options)}")
     try:
         report = run_build(options)
     except BuildBusy as busy:
@@ -226,6 +236,9 @@ def _run_build(args: argparse.Namespace) -> int:
     except BuildFailed as failed:
         crash.report(str(failed), failed)
         return EXIT_FAILED
+    except TableChoiceError as error:
+        _fail(str(error))
+        return EXIT_USAGE
     if args.json:
         print(json.dumps([asdict(stage) for stage in report.stages], indent=2))
     elif not args.quiet:
@@ -236,8 +249,6 @@ def _run_build(args: argparse.Namespace) -> int:
         else:
             print(f"published {report.published}: {options.warehouse / 'mimic.duckdb'}")
     for stage in report.stages:
-        for warning in stage.warnings if not args.quiet else ():
-            print(f"cxr-sql: warning: {warning}", file=sys.stderr)
         if stage.error and (args.quiet or args.json):
             print(f"cxr-sql: error: {stage.name}: {stage.error}", file=sys.stderr)
     quiet = args.quiet or args.json

@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 
-from cxr_sql.build import BuildOptions
+from cxr_sql.build import BuildOptions, module_folder
+from cxr_sql.publish import BUILD_JSON, read_build_record
+from cxr_sql.table_choice import MODULES, TableChoiceError, check_droppable, check_names
 
 CONFIG_FILE = "cxr-sql.toml"
 SOURCE_VARIABLES = {
@@ -59,40 +62,122 @@ def load_config(path: Path | None) -> dict:
 
 
 def build_options(args: argparse.Namespace, config: dict) -> BuildOptions:
-    def pick(name: str, default=None):
+    """The settings of this build: each from its flag, else the config file, else the
+    environment, else the last build's record in the warehouse (build.json), else its
+    default. Tables add up: those remembered plus those given, less those dropped.
+    """
+    given_warehouse = args.warehouse or config.get("warehouse")
+    warehouse = Path(given_warehouse) if given_warehouse is not None else Path("warehouse")
+    record = _remembered_settings(warehouse)
+    taken: list[str] = []
+
+    def given(name: str):
         value = getattr(args, name)
         if value is not None:
             return value
         if name in config:
             return config[name]
         variable = SOURCE_VARIABLES.get(name)
-        if variable and os.environ.get(variable):
-            return os.environ[variable]
-        return default
+        return os.environ[variable] if variable and os.environ.get(variable) else None
+
+    def pick(name: str, default=None, recorded_as: str | None = None):
+        value = given(name)
+        if value is not None:
+            return value
+        value = record.get(recorded_as or name)
+        if value is None:
+            return default
+        if value != default:
+            taken.append(recorded_as or name)
+        return value
 
     def path(name: str) -> Path | None:
         value = pick(name)
         return Path(value) if value is not None else None
 
-    tables = pick("tables", "")
-    if isinstance(tables, str):
-        tables = [t.strip() for t in tables.split(",") if t.strip()]
-    return BuildOptions(
-        warehouse=path("warehouse") or Path("warehouse"),
+    asked, dropped = _names(given("tables")), _names(getattr(args, "drop_tables", None))
+    tables = _add_up(_names(record.get("tables")), asked, dropped)
+    left_out = _add_up(_names(record.get("dropped_tables")), dropped, asked)
+    taken += [
+        name
+        for name, value, own in (("tables", tables, asked), ("dropped_tables", left_out, dropped))
+        if value != own
+    ]
+    mimiciv = path("mimiciv")
+    if mimiciv is not None and str(mimiciv.resolve()) != record.get("mimiciv"):
+        record.pop("mimiciv_version", None)  # the release remembered was another folder's
+    options = BuildOptions(
+        warehouse=warehouse,
         mimic_cxr=path("mimic_cxr"),
         mimic_cxr_jpg=path("mimic_cxr_jpg"),
-        mimiciv=path("mimiciv"),
+        mimiciv=mimiciv,
         mimiciv_ed=path("mimiciv_ed"),
         mimiciv_note=path("mimiciv_note"),
         mimiciv_version=pick("mimiciv_version"),
-        tables=tuple(tables),
-        all_tables=bool(pick("all", False)),
+        tables=tables,
+        all_tables=bool(pick("all", False, recorded_as="all_tables")),
+        dropped_tables=left_out,
         reports_from=pick("reports_from", "auto"),
-        jobs=max(int(pick("jobs", os.cpu_count() or 1)), 1),
+        jobs=max(int(given("jobs") or os.cpu_count() or 1), 1),
         link_window_hours=pick("link_window_hours"),
         dicom=pick("dicom", "auto"),
         dicom_all_tags=bool(pick("dicom_all_tags", False)),
         concepts=path("concepts"),
         wait=args.wait,
         show_progress=not (args.quiet or args.json),
+        remembered=tuple(sorted(taken, key=_OPTION_ORDER.index)),
     )
+    folders = {module: module_folder(options, module) for module in MODULES}
+    try:
+        check_names("--tables", asked, folders)
+        check_names("--drop-tables", dropped, folders)
+        check_droppable(dropped)
+    except TableChoiceError as error:
+        raise ConfigError(str(error)) from None
+    return options
+
+
+_OPTION_ORDER = [f.name for f in fields(BuildOptions)]
+_FLAGS = {"all_tables": "--all", "dropped_tables": "--drop-tables"}
+
+
+def remembered_line(options: BuildOptions) -> str:
+    """The settings taken from build.json, as flags: '--mimiciv /data/3.1, --tables a,b'."""
+    shown = []
+    for name in options.remembered:
+        value = getattr(options, name)
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        if isinstance(value, tuple):
+            value = ",".join(value)
+        shown.append(flag if value is True else f"{flag} {value}")
+    return ", ".join(shown)
+
+
+def _remembered_settings(warehouse: Path) -> dict:
+    """The settings the last published build of this warehouse recorded, if any."""
+    try:
+        record = read_build_record(warehouse)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{warehouse / BUILD_JSON}: unreadable ({error})") from None
+    settings = record.get("settings", {})
+    return dict(settings) if isinstance(settings, dict) else {}
+
+
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    """Table names from a comma-separated flag or a list."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(name.strip() for name in items if name.strip())
+
+
+def _add_up(
+    kept: tuple[str, ...], added: tuple[str, ...], removed: tuple[str, ...]
+) -> tuple[str, ...]:
+    """kept + added, in that order, without those removed (compared by table name)."""
+    gone = {name.rpartition(".")[2] for name in removed}
+    result: list[str] = []
+    for name in (*kept, *added):
+        if name.rpartition(".")[2] not in gone and name not in result:
+            result.append(name)
+    return tuple(result)
