@@ -38,8 +38,10 @@ from cxr_sql.bigquery.concepts import (
     BUILT,
     DERIVED_MODULE,
     FAILED,
+    NOT_HERE,
     REUSED,
     SKIPPED,
+    ConceptsResult,
     build_concepts,
     code_digest,
 )
@@ -473,6 +475,20 @@ class _Build:
                 sources[f"mimiciv_{module}"] = module_dir / release
         return sources
 
+    def _unbuilt_source_tables(self, result: ConceptsResult) -> list[str]:
+        """Tables concepts were skipped for that the MIMIC-IV folders have but this
+        warehouse did not load."""
+        found = set()
+        for outcome in result.problems(SKIPPED):
+            if not outcome.cause.endswith(NOT_HERE):
+                continue
+            for name in outcome.cause.removesuffix(NOT_HERE).split(","):
+                schema, _, table = name.strip().partition(".")
+                folder = module_folder(self.options, schema.removeprefix("mimiciv_"))
+                if folder is not None and table_file(folder, table) is not None:
+                    found.add(table)
+        return sorted(found)
+
     def concepts(self, folder: Path, release: str | None) -> Callable[[StageSummary], list[Reject]]:
         def work(summary: StageSummary) -> list[Reject]:
             if release is None:
@@ -490,8 +506,12 @@ class _Build:
                 raise SourceError(str(folder), str(error)) from None
             summary.rows = {s: result.count(s) for s in (BUILT, REUSED, SKIPPED, FAILED)}
             failed = result.problems(FAILED)
-            skipped = sorted(result.problems(SKIPPED), key=lambda o: o.file)
-            summary.details = [o.line() for o in [*skipped, *failed]]
+            summary.details = result.lines()
+            loadable = self._unbuilt_source_tables(result)
+            if loadable:
+                summary.notes.append(
+                    f"--tables {','.join(loadable)} (or --all) builds the concepts that read them"
+                )
             if failed:
                 more = f" (and {len(failed) - 1} more failed)" if len(failed) > 1 else ""
                 raise SourceError(str(folder / failed[0].file), failed[0].reason + more)

@@ -135,12 +135,15 @@ def test_builds_skips_and_fails_honestly(tmp_path: Path) -> None:
     assert concepts.rows == {"built": 2, "reused": 0, "skipped": 3, "failed": 1}
     assert concepts.error.startswith(f"{folder / 'broken/bad_column.sql'}: Binder Error")
     assert concepts.details == [
-        "skipped broken/after_bad.sql: needs mimiciv_derived.bad_column (failed)",
-        "skipped labs/creatinine.sql: reads mimiciv_hosp.labevents (not in the warehouse)",
-        "skipped labs/creatinine_peak.sql: needs mimiciv_hosp.labevents (not in the warehouse) "
-        "through mimiciv_derived.creatinine",
+        "skipped 1, needing mimiciv_derived.bad_column (failed): after_bad",
+        "skipped 2, needing mimiciv_hosp.labevents (not in the warehouse): creatinine, "
+        "creatinine_peak",
         f"failed broken/bad_column.sql: {concepts.error.split(': ', 1)[1]}",
     ]
+    reasons = dict(cli_rows(warehouse, "SELECT concept, reason FROM mimiciv_derived._concepts"))
+    assert reasons["creatinine_peak"] == (
+        "needs mimiciv_hosp.labevents (not in the warehouse) through mimiciv_derived.creatinine"
+    )
     rows = cli_rows(
         warehouse, "SELECT * EXCLUDE over_two_days FROM mimiciv_derived.long_stays ORDER BY ALL"
     )

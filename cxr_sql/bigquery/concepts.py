@@ -45,6 +45,7 @@ RECORD = "_concepts"  # what happened to each concept, a table of the schema
 METADATA_JSON = "_metadata.json"
 BUILT, REUSED, SKIPPED, FAILED = "built", "reused", "skipped", "failed"
 PRESENT = (BUILT, REUSED)
+NOT_HERE = "(not in the warehouse)"
 CODE = Path(__file__).resolve().parent  # the translator and this runner shape every concept
 
 
@@ -54,12 +55,10 @@ class Outcome:
     file: str
     status: str  # built, reused, skipped or failed
     reason: str = ""  # why skipped or failed
+    cause: str = ""  # what stopped it at the root: the absent table, or the concept that failed
     rows: int | None = None
     seconds: float = 0.0
     fingerprint: str = ""
-
-    def line(self) -> str:
-        return f"{self.status} {self.file}: {self.reason}"
 
 
 @dataclass
@@ -72,6 +71,17 @@ class ConceptsResult:
 
     def problems(self, status: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
+
+    def lines(self) -> list[str]:
+        """One line per cause of skipping (the concepts it stopped), one per failure."""
+        by_cause: dict[str, list[str]] = {}
+        for outcome in self.problems(SKIPPED):
+            by_cause.setdefault(outcome.cause, []).append(outcome.concept)
+        skipped = [
+            f"skipped {len(names)}, needing {cause}: {', '.join(sorted(names))}"
+            for cause, names in sorted(by_cause.items())
+        ]
+        return skipped + [f"failed {o.file}: {o.reason}" for o in self.problems(FAILED)]
 
 
 def _sql_string(text: str) -> str:
@@ -140,7 +150,6 @@ class _Run:
                 self.tables[f"{schema}.{table}"] = files_fingerprint(parts)
         self.con.execute("CREATE SCHEMA mimiciv_derived")
         self.outcomes: dict[str, Outcome] = {}
-        self.causes: dict[str, str] = {}  # concept not built -> the root cause, for dependents
 
     def _view(self, schema: str, table: str, folder: Path) -> None:
         location = _sql_string(str(folder.resolve() / "*.parquet"))
@@ -155,11 +164,11 @@ class _Run:
         or a concept it reads was not built."""
         absent = sorted(concept.sources_read - set(self.tables))
         if absent:
-            cause = f"{absent[0]} (not in the warehouse)"
+            cause = f"{', '.join(absent)} {NOT_HERE}"
             return f"reads {cause}", cause
         for name in sorted(concept.concepts_read):
             if self.outcomes[name].status not in PRESENT:
-                cause = self.causes[name]
+                cause = self.outcomes[name].cause
                 through = f" through mimiciv_derived.{name}" if name not in cause else ""
                 return f"needs {cause}{through}", cause
         return None
@@ -171,14 +180,13 @@ class _Run:
 
     def run(self, concept: Concept, previous: dict[str, str], code: str) -> Outcome:
         outcome = Outcome(concept.name, concept.relative, FAILED)
-        self.causes[concept.name] = f"mimiciv_derived.{concept.name} (failed)"
+        outcome.cause = f"mimiciv_derived.{concept.name} (failed)"
         if concept.problem:
             outcome.reason = concept.problem
             return outcome
         blocked = self.blocked(concept)
         if blocked:
-            outcome.status, outcome.reason = SKIPPED, blocked[0]
-            self.causes[concept.name] = blocked[1]
+            outcome.status, (outcome.reason, outcome.cause) = SKIPPED, blocked
             return outcome
         outcome.fingerprint = self.fingerprint(concept, code)
         folder = self.out / concept.name
@@ -259,6 +267,7 @@ def _write_record(out: Path, result: ConceptsResult, folder: Path) -> None:
             "file": pl.String,
             "status": pl.String,
             "reason": pl.String,
+            "cause": pl.String,
             "rows": pl.Int64,
             "seconds": pl.Float64,
             "fingerprint": pl.String,
