@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 DEMO_SCALE ?= small
+# The MIMIC-IV demo whose timeline the studies are placed on: the 4 tables bundled, or the
+# whole open demo (physionet.org/content/mimic-iv-demo/2.2), which mimic-code's concepts need.
+DEMO_MIMICIV ?= cxr_sql/data/mimic-iv-demo-2.2
 
 .PHONY: demo build test lint format bench bench-quick clean
 
@@ -17,9 +20,9 @@ $(STAMP): pyproject.toml
 ## demo: synthesise sources on the real MIMIC-IV demo timeline, build, query
 demo: $(STAMP)
 	$(BIN)/cxr-sql synth --out $(DEMO_DIR)/sources --scale $(DEMO_SCALE) --force \
-		--mimiciv-demo cxr_sql/data/mimic-iv-demo-2.2
+		--mimiciv-demo $(DEMO_MIMICIV)
 	$(BIN)/cxr-sql build --warehouse $(DEMO_DIR)/warehouse --mimic-cxr $(DEMO_DIR)/sources/mimic-cxr \
-		--mimic-cxr-jpg $(DEMO_DIR)/sources/mimic-cxr-jpg --mimiciv $(DEMO_DIR)/sources/mimiciv
+		--mimic-cxr-jpg $(DEMO_DIR)/sources/mimic-cxr-jpg --mimiciv $(DEMO_DIR)/sources/mimiciv --all
 	$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
 		"SELECT section, count(*) AS sections, count(DISTINCT study_id) AS reports \
 		 FROM mimic_cxr.report_sections GROUP BY ALL ORDER BY sections DESC LIMIT 10"
@@ -34,6 +37,15 @@ demo: $(STAMP)
 		 JOIN mimic_cxr_derived.study_edstay e USING (study_id) \
 		 JOIN mimic_cxr_derived.study_icustay i USING (study_id) GROUP BY ALL ORDER BY studies DESC"
 	$(BIN)/cxr-sql check --warehouse $(DEMO_DIR)/warehouse
+	@if [ -n "$$MIMIC_CODE_DIR" ]; then \
+		$(BIN)/cxr-sql query --warehouse $(DEMO_DIR)/warehouse \
+			"SELECT status, count(*) AS concepts, coalesce(any_value(cause), '') AS for_example \
+			 FROM mimiciv_derived._concepts GROUP BY ALL ORDER BY concepts DESC"; \
+	else \
+		echo "mimiciv_derived (mimic-code's concepts) was not built: MIMIC_CODE_DIR is not set."; \
+		echo "  git clone https://github.com/MIT-LCP/mimic-code /src/mimic-code"; \
+		echo "  make demo MIMIC_CODE_DIR=/src/mimic-code DEMO_MIMICIV=/path/to/mimic-iv-demo-2.2"; \
+	fi
 
 ## build: bring the warehouse up to date (settings: cxr-sql.toml, MIMIC_*_DIR, BUILD_FLAGS)
 build: $(STAMP)

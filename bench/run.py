@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from concepts_bench import concept_steps
 from dicom_bench import dicom_steps
 from measure import measure, run
 
@@ -177,13 +178,16 @@ def main() -> None:
     results = ingest_steps(sources, scratch, args.repeats)
     results += warehouse_steps(sources, scratch, args.repeats)
     results += dicom_steps(scratch, args.repeats, DICOM_SAMPLE.get(args.scale, 60))
+    concept_results, skipped = concept_steps(scratch, args.repeats)
+    results += concept_results
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "scale": args.scale,
     }
-    args.out.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    record = {"machine": machine, "results": results, "skipped": skipped}
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"{'step':72} {'wall s':>7} {'cpu s':>7} {'MB':>7} {'rows/s':>10}")
     for r in results:
         extra = f"  {r['bytes_read']:,} of {r['file_size']:,} bytes" if "bytes_read" in r else ""
@@ -191,6 +195,8 @@ def main() -> None:
             f"{r['step']:72} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} "
             f"{r['rows_per_s']:10,}{extra}"
         )
+    for line in skipped:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -149,8 +149,14 @@ def test_builds_skips_and_fails_honestly(tmp_path: Path) -> None:
     )
     expected = cli_rows(warehouse, EXPECTED_LONG_STAYS)
     assert rows == expected and len(rows) > 50
-    status = dict(cli_rows(warehouse, "SELECT concept, status FROM mimiciv_derived._concepts"))
-    assert status["bad_column"] == "failed" and status["stay_ages"] == "built"
+    status = {
+        concept: (state, cause)
+        for concept, state, cause in cli_rows(
+            warehouse, "SELECT concept, status, cause FROM mimiciv_derived._concepts"
+        )
+    }
+    assert status["bad_column"] == ("failed", "mimiciv_derived.bad_column (failed)")
+    assert status["stay_ages"] == ("built", "")
     tables = {
         name
         for (name,) in cli_rows(

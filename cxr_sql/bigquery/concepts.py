@@ -179,20 +179,14 @@ class _Run:
         return text_fingerprint(code, concept.digest, *tables, *concepts)
 
     def run(self, concept: Concept, previous: dict[str, str], code: str) -> Outcome:
-        outcome = Outcome(concept.name, concept.relative, FAILED)
-        outcome.cause = f"mimiciv_derived.{concept.name} (failed)"
-        if concept.problem:
-            outcome.reason = concept.problem
-            return outcome
+        outcome = Outcome(concept.name, concept.relative, BUILT)
         blocked = self.blocked(concept)
-        if blocked:
-            outcome.status, (outcome.reason, outcome.cause) = SKIPPED, blocked
-            return outcome
+        if concept.problem or blocked:
+            return self._not_built(outcome, concept.problem, blocked)
         outcome.fingerprint = self.fingerprint(concept, code)
         folder = self.out / concept.name
-        if previous.get(concept.name) == outcome.fingerprint and concept.name in _parquet_folders(
-            self.out
-        ):
+        reusable = concept.name in _parquet_folders(self.out)
+        if reusable and previous.get(concept.name) == outcome.fingerprint:
             self._view("mimiciv_derived", concept.name, folder)
             outcome.status = REUSED
             outcome.rows = self.con.execute(
@@ -205,16 +199,25 @@ class _Run:
             select = translate(concept.sql).strip().rstrip(";")
             folder.mkdir(parents=True)
             target = _sql_string(str(folder / "part-0.parquet"))
-            (rows,) = self.con.execute(
+            (outcome.rows,) = self.con.execute(
                 f"COPY ({select}) TO {target} (FORMAT parquet, COMPRESSION zstd)"
             ).fetchone()
         except (duckdb.Error, sqlglot.errors.SqlglotError, ValueError) as error:
             shutil.rmtree(folder, ignore_errors=True)
-            outcome.reason = _first_line(error)
-            return outcome
+            return self._not_built(outcome, _first_line(error), None)
         self._view("mimiciv_derived", concept.name, folder)
-        outcome.status, outcome.rows = BUILT, rows
         outcome.seconds = round(time.monotonic() - started, 3)
+        return outcome
+
+    @staticmethod
+    def _not_built(outcome: Outcome, failure: str | None, blocked: tuple | None) -> Outcome:
+        """Failed (its SQL could not be read or run), else skipped (blocked)."""
+        if failure:
+            outcome.status, outcome.reason = FAILED, failure
+            outcome.cause = f"mimiciv_derived.{outcome.concept} (failed)"
+        else:
+            assert blocked is not None
+            outcome.status, (outcome.reason, outcome.cause) = SKIPPED, blocked
         return outcome
 
 
