@@ -441,15 +441,22 @@ def _render_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from cxr_sql.bigquery.render import render_bigquery
+    from cxr_sql.bigquery.render import DEPLOY_SCRIPT, deploy_script, render_bigquery
 
-    statements = render_bigquery(
-        args.dataset, settings={"link_window_hours": args.link_window_hours}
-    )
+    try:
+        statements = render_bigquery(
+            args.dataset, settings={"link_window_hours": args.link_window_hours}
+        )
+    except ValueError as error:
+        return _fail(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
     for view, statement in statements.items():
         (args.out / f"{view}.sql").write_text(statement)
-    print(f"wrote {len(statements)} views for {args.dataset} to {args.out}")
+    (args.out / DEPLOY_SCRIPT).write_text(deploy_script(statements, args.dataset))
+    print(
+        f"wrote {len(statements)} views for {args.dataset} to {args.out}, and "
+        f"{args.out / DEPLOY_SCRIPT} creating them in dependency order"
+    )
     return 0
 
 

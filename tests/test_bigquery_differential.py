@@ -7,13 +7,8 @@ test-artefacts/bigquery-differential.md."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
-from collections import Counter
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -24,6 +19,7 @@ from cxr_sql.bigquery.inventory import constructs
 from cxr_sql.bigquery.translate import Refused, translate
 from cxr_sql.bigquery.zetasql_oracle import Result, Table, ZetaSQL
 from tests.bigquery_cases import CASES, TABLES, Case
+from tests.bigquery_compare import normalised
 
 REPO = Path(__file__).resolve().parent.parent
 INVENTORY = REPO / "tests" / "data" / "bigquery_inventory.json"
@@ -53,31 +49,6 @@ def duckdb_with(tables: tuple[Table, ...]) -> duckdb.DuckDBPyConnection:
             marks = ", ".join("?" for _ in table.columns)
             con.executemany(f"INSERT INTO {name} VALUES ({marks})", [list(r) for r in table.rows])
     return con
-
-
-def canonical(value: Any, bigquery_type: str) -> Any:
-    """A value in a form both engines' results compare in: kind of value kept, floats to
-    12 significant digits, NULL arrays as empty (BigQuery returns no NULL arrays)."""
-    if bigquery_type.startswith("ARRAY<"):
-        element = bigquery_type[6:-1]
-        return ("array", tuple(canonical(v, element) for v in value or []))
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return ("float", "nan" if math.isnan(value) else float(f"{value:.12g}"))
-    if isinstance(value, Decimal):
-        return ("numeric", value.normalize())
-    if isinstance(value, dt.datetime):
-        return (
-            "timestamp" if value.tzinfo else "datetime",
-            value.astimezone(dt.UTC) if value.tzinfo else value,
-        )
-    return (type(value).__name__, value)
-
-
-def normalised(rows: list[tuple], types: list[str], ordered: bool) -> list[tuple] | Counter:
-    shaped = [tuple(canonical(v, t) for v, t in zip(row, types, strict=True)) for row in rows]
-    return shaped if ordered else Counter(shaped)
 
 
 def top_level_order(sql: str) -> bool:

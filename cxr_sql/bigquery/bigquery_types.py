@@ -2,12 +2,16 @@
 
 mimic_cxr's are facts of MIMIC-CXR-JPG 2.0.0's files as PhysioNet loads them
 (the metadata's StudyDate is an INT64 yyyymmdd, StudyTime a FLOAT64 that lost
-its leading zeros); MIMIC-IV's come from the published DDL (`mimiciv_types`).
+its leading zeros); MIMIC-IV's are those of the published DDL (cxr_sql.mimiciv_ddl),
+for the release each dataset without a version in its name holds.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from cxr_sql.bigquery.names import SOURCE_PROJECT
+from cxr_sql.mimiciv_ddl import RELEASES, bigquery_schema
 
 CHEXPERT_LABELS = (
     "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged_Cardiomediastinum",
@@ -52,12 +56,17 @@ MIMIC_CXR: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+@cache
 def table_types() -> dict[str, tuple[tuple[str, str], ...]]:
     """`dataset.table` -> ((column, BigQuery type), ...) for every table known here."""
     known = {f"mimic_cxr.{table}": columns for table, columns in MIMIC_CXR.items()}
+    for module, releases in RELEASES.items():
+        for table, columns in bigquery_schema(module, releases[-1]).items():
+            known[f"mimiciv_{module}.{table}"] = tuple(columns)
     return known
 
 
+@cache
 def sqlglot_schema() -> dict[str, dict[str, dict[str, dict[str, str]]]]:
     """The same, as the nested mapping sqlglot's type annotation reads."""
     schema: dict[str, dict[str, dict[str, str]]] = {}

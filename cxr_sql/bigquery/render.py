@@ -12,6 +12,8 @@ since the reports are not on BigQuery.
 
 from __future__ import annotations
 
+import graphlib
+import re
 from pathlib import Path
 
 import sqlglot
@@ -24,26 +26,53 @@ from cxr_sql.catalog import DEFAULT_SETTINGS, DERIVED, render, templates
 ON_BIGQUERY = frozenset({"mimic_cxr/metadata", "mimic_cxr/study_list"})
 
 
-def _name_tables(select: exp.Expression, dataset: str, project: str) -> exp.Expression:
-    """Point every table at PhysioNet's project, and derived views at `dataset`."""
-    own_project, _, own_dataset = dataset.rpartition(".")
+# A Google Cloud project id and a BigQuery dataset name.
+PROJECT_DATASET = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z_][A-Za-z0-9_]{0,1023}")
+DEPLOY_SCRIPT = "deploy.sql"
+
+
+def check_dataset(dataset: str) -> None:
+    """ValueError unless `dataset` is `project.dataset` as BigQuery spells them."""
+    if not PROJECT_DATASET.fullmatch(dataset):
+        raise ValueError(
+            f"--dataset {dataset}: expected PROJECT.DATASET, a Google Cloud project id "
+            "(6-30 lower-case letters, digits, hyphens) and a dataset name (letters, "
+            "digits, underscores), e.g. my-project.cxr_derived"
+        )
+
+
+def _name_tables(select: exp.Expression, dataset: str, project: str) -> set[str]:
+    """Point every table at PhysioNet's project, and derived views at `dataset`, each as
+    one `project.dataset.table` identifier; the derived views it reads."""
+    reads = set()
     for table in select.find_all(exp.Table):
         schema = table.args.get("db")
         if schema is None:
             continue
         if schema.name == DERIVED:
-            table.set("db", exp.to_identifier(own_dataset))
-            table.set("catalog", exp.to_identifier(own_project) if own_project else None)
+            reads.add(table.name)
+            path = f"{dataset}.{table.name}"
         else:
-            table.set("catalog", exp.to_identifier(project))
-    return select
+            path = f"{project}.{schema.name}.{table.name}"
+        table.set("this", exp.to_identifier(path, quoted=True))
+        table.set("db", None)
+        table.set("catalog", None)
+    return reads
 
 
 def _bigquery_types(select: exp.Expression) -> exp.Expression:
-    """MIMIC on BigQuery holds DATETIME, not TIMESTAMP: difference and parse accordingly."""
+    """MIMIC on BigQuery holds DATETIME, not TIMESTAMP: difference and parse accordingly;
+    MOD of the float StudyTime through NUMERIC."""
     for node in list(select.find_all(exp.DateDiff)):
         node.replace(
             exp.DatetimeDiff(this=node.this, expression=node.expression, unit=node.args.get("unit"))
+        )
+    for node in list(select.find_all(exp.Mod)):  # BigQuery's MOD takes no FLOAT64 (StudyTime)
+        node.replace(
+            exp.Anonymous(
+                this="MOD",
+                expressions=[exp.cast(node.this, "NUMERIC"), exp.cast(node.expression, "NUMERIC")],
+            )
         )
     for node in list(select.find_all(exp.StrToTime)):
         node.replace(
@@ -55,9 +84,13 @@ def _bigquery_types(select: exp.Expression) -> exp.Expression:
 def render_bigquery(
     dataset: str, project: str = SOURCE_PROJECT, settings: dict | None = None
 ) -> dict[str, str]:
-    """View name -> `CREATE OR REPLACE VIEW` statement in BigQuery SQL."""
+    """View name -> `CREATE OR REPLACE VIEW` statement in BigQuery SQL, in dependency
+    order (a view after those it reads). ValueError for a `dataset` that is not
+    `project.dataset`."""
+    check_dataset(dataset)
     chosen = {**DEFAULT_SETTINGS, **(settings or {})}
     statements = {}
+    reads: dict[str, set[str]] = {}
     views = templates()
     for view in RENDERED:
         select = render(
@@ -67,7 +100,17 @@ def render_bigquery(
             overrides={**chosen, "exists": ON_BIGQUERY.__contains__},
         )
         tree = sqlglot.parse_one(select, read="duckdb")
-        tree = _bigquery_types(_name_tables(tree, dataset, project))
-        body = tree.sql(dialect="bigquery", pretty=True)
+        reads[view] = _name_tables(tree, dataset, project)
+        body = _bigquery_types(tree).sql(dialect="bigquery", pretty=True)
         statements[view] = f"CREATE OR REPLACE VIEW `{dataset}.{view}` AS\n{body};\n"
-    return statements
+    order = graphlib.TopologicalSorter(reads).static_order()
+    return {view: statements[view] for view in order}
+
+
+def deploy_script(statements: dict[str, str], dataset: str) -> str:
+    """One BigQuery script creating every view, in the order given (dependency order)."""
+    header = (
+        f"-- cxr-sql render: the derived views in {dataset}, each after the views it reads.\n"
+        "-- Run as one script: bq query --use_legacy_sql=false < deploy.sql\n\n"
+    )
+    return header + "\n".join(statements.values())
