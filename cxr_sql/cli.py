@@ -99,7 +99,9 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         description=(
             "Bring the warehouse up to date with its sources: stages whose inputs did not "
             "change do no work, and the result is published at the end with one rename. "
-            "Settings come from the flags, then cxr-sql.toml, then the environment. "
+            "Settings come from the flags, then cxr-sql.toml, then the environment, then "
+            "the warehouse's build.json (the last build's settings: with no source flag, "
+            "the build reruns them). "
             "Exit codes: 0 built or nothing to do, 1 failed, 2 usage error, 3 bad input "
             "(a source could not be read; the rest was built), 4 another build is running."
         ),
@@ -135,7 +137,7 @@ def _build_parser(commands: argparse._SubParsersAction) -> None:
         "--tables",
         metavar="LIST",
         help="more MIMIC-IV tables beyond those the linking needs, e.g. "
-        "diagnoses_icd,labevents (or hosp.labevents)",
+        "diagnoses_icd,labevents (or hosp.labevents); added to those of earlier builds",
     )
     parser.add_argument(
         "--all", action="store_const", const=True, help="every MIMIC-IV table present"

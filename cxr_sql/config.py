@@ -1,5 +1,6 @@
-"""Build settings from three places: command-line flags, then a `cxr-sql.toml`, then
-environment variables (MIMIC_CXR_DIR, ...). The first that sets a value wins.
+"""Build settings from four places: command-line flags, then a `cxr-sql.toml`, then
+environment variables (MIMIC_CXR_DIR, ...), then the settings the warehouse's last
+build recorded in build.json. The first that sets a value wins.
 
 A `cxr-sql.toml` (found in the working directory, or named with --config) uses
 the flags' names with underscores:
