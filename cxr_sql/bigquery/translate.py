@@ -53,6 +53,7 @@ CAST_TYPES = frozenset(
     }
 )
 # Operand types a cast to INT64 needs no rounding for (as sqlglot infers them).
+INT64_ALIASES = (exp.DataType.Type.INT, exp.DataType.Type.SMALLINT, exp.DataType.Type.TINYINT)
 EXACT_TYPES = (*exp.DataType.INTEGER_TYPES, *exp.DataType.TEXT_TYPES, exp.DataType.Type.NULL)
 # Operand types whose text is the same in both engines.
 TEXT_EXACT_TYPES = (
@@ -143,7 +144,10 @@ def _map_tables(
 
 
 def _cast_type(node: exp.Cast) -> exp.Expression:
-    """NUMERIC is DECIMAL(38, 9); BIGNUMERIC and wider decimals have no DuckDB type."""
+    """NUMERIC is DECIMAL(38, 9); BIGNUMERIC and wider decimals have no DuckDB type;
+    INTEGER, INT, SMALLINT, TINYINT and BYTEINT are BigQuery's names for INT64."""
+    if node.to.this in INT64_ALIASES:
+        node.set("to", exp.DataType.build("BIGINT"))
     to = node.to
     if to.this == exp.DataType.Type.BIGDECIMAL:
         raise _refuse(node, "BIGNUMERIC", "DuckDB has no decimal type with 76 digits")
