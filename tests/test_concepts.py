@@ -4,6 +4,7 @@ into mimiciv_derived over the real MIMIC-IV demo tables bundled with the package
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from cxr_sql.bigquery.concept_files import ConceptError, build_order, read_concepts
 from cxr_sql.build import EXIT_BAD_INPUT, EXIT_OK, BuildOptions, run_build
-from tests.helpers import BUNDLED_DEMO, duckdb_cli, run_cli
+from tests.helpers import BUNDLED_DEMO, VENV_BIN, duckdb_cli, run_cli
 
 # Written for these tests (never copied from mimic-code), in BigQuery's dialect.
 STAY_AGES = """
@@ -226,3 +227,27 @@ def test_cli_refuses_a_folder_without_concepts(tmp_path: Path) -> None:
     done = run_cli("build", "--warehouse", str(tmp_path / "w"), "--concepts", str(tmp_path))
     assert done.returncode == 2
     assert "neither a mimic-code checkout" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_concepts_from_the_config_file_or_the_environment(tmp_path: Path) -> None:
+    folder = write_concepts(
+        tmp_path / "concepts", {"d/stay_ages.sql": STAY_AGES, "d/_metadata.sql": BAD_COLUMN}
+    )
+    (tmp_path / "cxr-sql.toml").write_text(f'concepts = "{folder}"\nmimiciv = "{BUNDLED_DEMO}"\n')
+    from_config = run_cli("build", "--warehouse", "w1", cwd=tmp_path)
+    assert from_config.returncode == EXIT_BAD_INPUT, from_config.stderr
+    assert "concepts 2.2 built 1, reused 0, skipped 0, failed 1" in from_config.stdout
+    assert "failed d/_metadata.sql: its file name is not a table name" in from_config.stdout
+    (tmp_path / "cxr-sql.toml").unlink()
+    (folder / "d/_metadata.sql").unlink()
+    environment = {**os.environ, "MIMIC_CODE_DIR": str(folder)}
+    from_environment = subprocess.run(
+        [str(VENV_BIN / "cxr-sql"), "build", "--warehouse", "w2", "--mimiciv", str(BUNDLED_DEMO)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert from_environment.returncode == EXIT_OK, from_environment.stderr
+    assert "concepts 2.2 built 1, reused 0, skipped 0, failed 0" in from_environment.stdout

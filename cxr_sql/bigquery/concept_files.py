@@ -24,6 +24,7 @@ from cxr_sql.bigquery.names import RENAMED_DATASETS
 
 CHECKOUT_CONCEPTS = Path("mimic-iv") / "concepts"
 DERIVED_DATASET = re.compile(r"mimiciv(_\d+_\d+)?_derived")
+TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # _metadata, _concepts, ... are the schema's
 
 
 class ConceptError(Exception):
@@ -77,6 +78,9 @@ def read_concept(folder: Path, path: Path) -> Concept:
     text = path.read_text(encoding="utf-8", errors="replace")
     name, relative = path.stem, path.relative_to(folder).as_posix()
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    if not TABLE_NAME.fullmatch(name):
+        problem = "its file name is not a table name (letters, digits, _; not starting with _)"
+        return Concept(name, relative, text, digest, problem=problem)
     try:
         statements = [s for s in sqlglot.parse(text, read="bigquery") if s is not None]
     except sqlglot.errors.SqlglotError as error:
