@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -90,6 +91,7 @@ REMEMBERED = (
     "tables", "all_tables", "dropped_tables", "reports_from", "dicom", "dicom_all_tags",
     "link_window_hours", "concepts",
 )  # fmt: skip
+FULL_BELOW = 64 * 1024  # bytes free under which a failed write is put down to a full disk
 
 
 @dataclass(frozen=True)
@@ -149,26 +151,38 @@ class BuildFailed(Exception):
     """A build stopped before publishing by an error that is not bad input (a full
     disk, a bug): `step` names where. The published warehouse is unchanged."""
 
-    def __init__(self, step: str, error: BaseException, published: str | None) -> None:
+    def __init__(
+        self, step: str, error: BaseException, published: str | None, folder: Path | None = None
+    ) -> None:
         self.step, self.error, self.published = step, error, published
         unchanged = (
             f"the published warehouse ({published}) is unchanged"
             if published
             else ("nothing was published")
         )
-        super().__init__(f"build failed in {step}: {describe(error)}; {unchanged}")
+        super().__init__(f"build failed in {step}: {describe(error, folder)}; {unchanged}")
 
 
-def describe(error: BaseException) -> str:
-    """One line saying what went wrong, without a traceback."""
+def describe(error: BaseException, folder: Path | None = None) -> str:
+    """One line saying what went wrong, without a traceback. Libraries do not always say
+    that a write failed for want of space (polars: "Invalid thrift"), so when `folder`'s
+    file system is full, that is said first."""
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         where = f" writing {error.filename}" if error.filename else ""
         return f"disk full{where} (No space left on device)"
     text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    if "No space left on device" in str(error):
+    first = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    if "No space left on device" in str(error) or (folder is not None and _disk_full(folder)):
         return f"disk full ({first})"
-    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return first
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < FULL_BELOW
 
 
 @dataclass(frozen=True)
@@ -626,7 +640,7 @@ def _build_locked(options: BuildOptions) -> BuildReport:
         if published:
             prune_generations(warehouse, published)
     except Exception as error:
-        raise BuildFailed("recovery of the last build", error, None) from error
+        raise BuildFailed("recovery of the last build", error, None, warehouse) from error
     done = record.get("fingerprints", {})
     build = _Build(options, data_root(warehouse, record) if record else None)
     stages = build.plan()
@@ -673,7 +687,7 @@ def _build_locked(options: BuildOptions) -> BuildReport:
     except BuildFailed:
         raise
     except Exception as error:
-        raise BuildFailed(step, error, published) from error
+        raise BuildFailed(step, error, published, warehouse) from error
     finally:
         if scratch is not None:
             remove_scratch_catalog(scratch)  # gone already once published

@@ -9,7 +9,7 @@ mimiciv_*).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import duckdb
 import polars as pl
@@ -20,6 +20,14 @@ LABELERS = ("chexpert", "negbio")
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pl.DataFrame:
     return con.execute(sql, params).pl()
+
+
+def _values(name: str, given: Iterable) -> list:
+    """The values of a list argument; a bare string, which would be split into its
+    characters and give a wrong cohort without a word, is a TypeError."""
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise TypeError(f"{name} must be a list of values, not {type(given).__name__} {given!r}")
+    return list(given)
 
 
 def studies_with_diagnoses(
@@ -45,7 +53,8 @@ def studies_with_diagnoses(
           )
         ORDER BY a.subject_id, a.study_datetime, d.icd_code
     """
-    return _frame(con, sql, [icd_version, icd_version, list(icd_codes), prefix])
+    codes = _values("icd_codes", icd_codes)
+    return _frame(con, sql, [icd_version, icd_version, codes, prefix])
 
 
 def first_frontal_per_icu_stay(
@@ -105,4 +114,4 @@ def reports_and_labels(
         WHERE s.study_id IN (SELECT unnest(?::INTEGER[]))
         ORDER BY s.subject_id, s.study_id
     """
-    return _frame(con, sql, [list(study_ids)])
+    return _frame(con, sql, [_values("study_ids", study_ids)])

@@ -16,6 +16,7 @@ the flags' names with underscores:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tomllib
 from dataclasses import fields
@@ -40,8 +41,47 @@ SETTINGS = (
 )  # fmt: skip
 
 
+CHOICES = {
+    "mimiciv_version": ("2.2", "3.0", "3.1"),
+    "reports_from": ("auto", "tree", "zip"),
+    "dicom": ("auto", "yes", "no"),
+}
+SWITCHES = ("all", "dicom_all_tags")
+MINIMUM = {"jobs": 1, "link_window_hours": 0}  # whole numbers
+
+
 class ConfigError(Exception):
-    """A config file that cannot be read or names an unknown setting."""
+    """A config file that cannot be read, names an unknown setting or gives a bad value."""
+
+
+def _problem(name: str, value: object) -> str | None:
+    """What is wrong with one setting's value (None: nothing, or a setting not checked here)."""
+    if name in CHOICES:
+        if value not in CHOICES[name]:
+            return f"must be one of {', '.join(json.dumps(c) for c in CHOICES[name])}"
+    elif name in SWITCHES:
+        if not isinstance(value, bool):
+            return "must be true or false"
+    elif name in MINIMUM:
+        if isinstance(value, bool) or not isinstance(value, int) or value < MINIMUM[name]:
+            return f"must be a whole number of at least {MINIMUM[name]}"
+    elif name == "tables":
+        if not isinstance(value, str) and not (
+            isinstance(value, list) and all(isinstance(t, str) for t in value)
+        ):
+            return 'must be a list of table names, e.g. ["diagnoses_icd"]'
+    elif (name == "warehouse" or name in SOURCE_VARIABLES) and not (
+        isinstance(value, str) and value
+    ):
+        return "must be a folder, as a string"
+    return None
+
+
+def _validate(path: Path, config: dict) -> None:
+    for name, value in config.items():
+        problem = _problem(name, value)
+        if problem:
+            raise ConfigError(f"{path}: {name} = {json.dumps(value, default=str)}: {problem}")
 
 
 def load_config(path: Path | None) -> dict:
@@ -59,6 +99,7 @@ def load_config(path: Path | None) -> dict:
     unknown = sorted(set(config) - set(SETTINGS))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    _validate(path, config)
     return config
 
 

@@ -63,6 +63,10 @@ def test_values_with_quotes_and_sql_are_only_data(warehouse: Path) -> None:
         with pytest.raises(ValueError, match="labeler must be one of"):
             reports_and_labels(con, [1], labeler="chexpert c; DROP VIEW mimic_cxr.reports")
         assert con.execute("SELECT count(*) FROM mimic_cxr.reports").fetchone()[0] > 0
+        with pytest.raises(TypeError, match="icd_codes must be a list"):
+            studies_with_diagnoses(con, "J93")  # not the codes J, 9 and 3
+        with pytest.raises(TypeError, match="study_ids must be a list"):
+            reports_and_labels(con, "50000001")
 
 
 def test_first_frontal_x_ray_of_each_icu_stay(warehouse: Path) -> None:

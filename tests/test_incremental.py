@@ -198,6 +198,20 @@ def test_config_file_and_environment(sources: Path, tmp_path: Path) -> None:
     assert refused.returncode == 2 and "unknown setting(s) warehuose" in refused.stderr
 
 
+@pytest.mark.parametrize(
+    "setting",
+    ['jobs = "x"', 'dicom = "maybe"', "jobs = 0", "all = 1", "mimiciv_version = 3.1",
+     'reports_from = "disk"', "tables = [1]", "link_window_hours = -1", "mimiciv = 7"],
+)  # fmt: skip
+def test_config_values_are_checked(setting: str, tmp_path: Path) -> None:
+    bad = tmp_path / "cxr-sql.toml"
+    bad.write_text(f"{setting}\n")
+    refused = run_cli("build", "--config", str(bad), "--mimiciv", str(tmp_path))
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert f"{bad}: {setting.split(' = ')[0]} = " in refused.stderr
+
+
 def test_a_changed_dicom_is_the_only_one_read_again(tiny_sources: Path, tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     shutil.copytree(tiny_sources, sources)

@@ -77,6 +77,7 @@ from cxr_sql.ingest.dicom_values import (
     read_attributes,
 )
 from cxr_sql.ingest.problems import DROPPED, KEPT, Reject
+from cxr_sql.lifetime import die_with_parent
 from cxr_sql.mimic_ids import DICOM_ID_RE
 from cxr_sql.progress import Progress
 
@@ -299,8 +300,9 @@ def _fill(
 _counter = None  # shared count of files read, set in each worker
 
 
-def _init_worker(counter) -> None:
+def _init_worker(counter, parent_pid: int) -> None:
     global _counter
+    die_with_parent(parent_pid)
     _counter = counter
 
 
@@ -564,7 +566,10 @@ def _read_in_processes(
     workers, done_here = jobs - 1, 0
     in_flight: set[Future] = set()
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(counter,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(counter, os.getpid()),
     ) as pool:
         while tasks or in_flight:
             while tasks and len(in_flight) < 2 * workers:

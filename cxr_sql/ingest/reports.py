@@ -38,6 +38,7 @@ from cxr_sql.ingest.report_sources import (
     scan_group,
 )
 from cxr_sql.ingest.sections import SECTIONER_VERSION, section_report
+from cxr_sql.lifetime import die_with_parent
 from cxr_sql.progress import Progress
 
 REPORTS_SCHEMA = pa.schema(
@@ -139,8 +140,9 @@ class _NewRows:
 _counter = None  # shared count of files done, set in each worker
 
 
-def _init_worker(counter) -> None:
+def _init_worker(counter, parent_pid: int) -> None:
     global _counter
+    die_with_parent(parent_pid)
     _counter = counter
 
 
@@ -300,7 +302,10 @@ def build_reports(
     progress = Progress("reports", expected, enabled=show_progress)
     n_shards = max(1, jobs)
     with ProcessPoolExecutor(
-        max_workers=n_shards, mp_context=context, initializer=_init_worker, initargs=(counter,)
+        max_workers=n_shards,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(counter, os.getpid()),
     ) as pool:
         futures = [
             pool.submit(section_shard, source, shard, n_shards, out) for shard in range(n_shards)
