@@ -649,7 +649,7 @@ def _build_locked(options: BuildOptions) -> BuildReport:
     changed = {s.name for s in stages if done.get(s.name) != s.fingerprint}
     if not changed and done.get("catalog") == catalog_print and (warehouse / CATALOG).exists():
         summaries = [StageSummary(name, ran=False) for name in [s.name for s in stages]]
-        notes = [repaired] if repaired else []
+        notes = [f"recovered: {repaired}"] if repaired else []
         return BuildReport([*summaries, StageSummary("catalog", ran=False)], EXIT_OK, None, notes)
     step = "start of a new generation"
     scratch = None
@@ -674,7 +674,7 @@ def _build_locked(options: BuildOptions) -> BuildReport:
         catalog.seconds = time.monotonic() - started
         summaries.append(catalog)
         fault_point("catalog-written")
-        warnings = [repaired] if repaired else []
+        warnings = [f"recovered: {repaired}"] if repaired else []
         warnings += untimed_studies(scratch)
         warnings += [f"warning: {warning}" for s in summaries for warning in s.warnings]
         fingerprints["catalog"] = catalog_print
