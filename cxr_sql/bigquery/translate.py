@@ -52,8 +52,14 @@ CAST_TYPES = frozenset(
         exp.DataType.Type.TIMESTAMPTZ,
     }
 )
+# BigQuery's other names of INT64 and FLOAT64 (sqlglot reads them as DuckDB's narrower types).
+ALIASES = {
+    exp.DataType.Type.INT: exp.DataType.Type.BIGINT,
+    exp.DataType.Type.SMALLINT: exp.DataType.Type.BIGINT,
+    exp.DataType.Type.TINYINT: exp.DataType.Type.BIGINT,
+    exp.DataType.Type.FLOAT: exp.DataType.Type.DOUBLE,
+}
 # Operand types a cast to INT64 needs no rounding for (as sqlglot infers them).
-INT64_ALIASES = (exp.DataType.Type.INT, exp.DataType.Type.SMALLINT, exp.DataType.Type.TINYINT)
 EXACT_TYPES = (*exp.DataType.INTEGER_TYPES, *exp.DataType.TEXT_TYPES, exp.DataType.Type.NULL)
 # Operand types whose text is the same in both engines.
 TEXT_EXACT_TYPES = (
@@ -145,9 +151,10 @@ def _map_tables(
 
 def _cast_type(node: exp.Cast) -> exp.Expression:
     """NUMERIC is DECIMAL(38, 9); BIGNUMERIC and wider decimals have no DuckDB type;
-    INTEGER, INT, SMALLINT, TINYINT and BYTEINT are BigQuery's names for INT64."""
-    if node.to.this in INT64_ALIASES:
-        node.set("to", exp.DataType.build("BIGINT"))
+    INTEGER, INT, SMALLINT, TINYINT, BYTEINT and FLOAT are BigQuery's names of INT64
+    and FLOAT64, not DuckDB's narrower types."""
+    if node.to.this in ALIASES:
+        node.set("to", exp.DataType.build(ALIASES[node.to.this]))
     to = node.to
     if to.this == exp.DataType.Type.BIGDECIMAL:
         raise _refuse(node, "BIGNUMERIC", "DuckDB has no decimal type with 76 digits")
@@ -211,7 +218,7 @@ def _format(node: exp.Format) -> exp.Expression:
             pieces.append(exp.cast(args[index], exp.DataType.Type.VARCHAR))
             index += 1
         else:
-            raise _refuse(node, f"FORMAT '%{spec}'", "only %s, %d, %i and %% are translated")
+            raise _refuse(node, f"FORMAT '{text}'", "only %s, %d, %i and %% are translated")
         position += 2
     if literal or not pieces:
         pieces.append(exp.Literal.string(literal))
@@ -294,6 +301,8 @@ def _unit_checked(units: frozenset[str]) -> Callable[[exp.Expression], exp.Expre
     def check(node: exp.Expression) -> exp.Expression:
         unit = node.args.get("unit")
         name = unit.name.upper() if unit is not None else "DAY"
+        if isinstance(unit, exp.WeekStart):
+            name = f"WEEK({name})"
         if name not in units:
             raise _refuse(node, f"{_name(node)}({name})", "not a checked date part")
         return node
@@ -311,6 +320,21 @@ def _timestamp_diff(node: exp.TimestampDiff) -> exp.Expression:
     unit = node.args.get("unit")
     part = exp.Literal.string(unit.name.lower() if unit is not None else "day")
     return exp.Anonymous(this="date_sub", expressions=[part, node.expression, node.this])
+
+
+def _not_of_numeric(node: exp.Expression) -> exp.Expression:
+    """DuckDB divides and averages DECIMALs as DOUBLE; BigQuery keeps NUMERIC's 9 places."""
+    operands = [node.this, node.args.get("expression")]
+    if any(
+        operand is not None and operand.is_type(exp.DataType.Type.DECIMAL) for operand in operands
+    ):
+        construct = "AVG" if isinstance(node, exp.Avg) else "/"
+        raise _refuse(
+            node,
+            f"{construct} of a NUMERIC",
+            "DuckDB computes it as DOUBLE; cast to FLOAT64 first if that is what you want",
+        )
+    return node
 
 
 def _array_agg(node: exp.ArrayAgg) -> exp.Expression:
@@ -349,6 +373,8 @@ REWRITES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]]
     exp.DatetimeTrunc: _trunc,
     exp.TimestampTrunc: _trunc,
     exp.ArrayAgg: _array_agg,
+    exp.Div: _not_of_numeric,
+    exp.Avg: _not_of_numeric,
     exp.Like: _like,
     exp.IgnoreNulls: _ignore_nulls,
 }
