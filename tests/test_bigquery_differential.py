@@ -115,9 +115,9 @@ def test_translation_gives_bigquery_rows(case: Case, zetasql: ZetaSQL, con) -> N
     OUTCOMES[case.name] = run_case(case, zetasql, con)
 
 
+# BigQuery's documented aliases (mimic-code's concepts cast AS INTEGER).
 ALIASES = [
-    ("INTEGER", "INT64"),
-    ("SMALLINT", "INT64"),
+    *((alias, "INT64") for alias in ("INT", "INTEGER", "SMALLINT", "TINYINT", "BYTEINT")),
     ("FLOAT", "FLOAT64"),
     ("DECIMAL", "NUMERIC"),
 ]
@@ -126,7 +126,7 @@ ALIASES = [
 @pytest.mark.parametrize("alias, named", ALIASES)
 def test_bigquery_type_aliases_translate_as_the_types_they_name(alias: str, named: str) -> None:
     """BigQuery's own aliases (ZetaSQL does not know them, so no case above runs them)."""
-    query = "SELECT CAST(f AS {}) AS x FROM `cxr_test.nums`"
+    query = "SELECT CAST(f AS {0}) AS x, SAFE_CAST(n AS {0}) AS y FROM `cxr_test.nums`"
     dataset = {"cxr_test": "main"}
     assert translate(query.format(alias), dataset) == translate(query.format(named), dataset)
 

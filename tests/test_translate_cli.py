@@ -50,15 +50,3 @@ def test_own_datasets_map_back(tmp_path: Path) -> None:
     assert "my-project" not in done.stdout
     bad = translate_text(tmp_path, sql, "--dataset-map", "scratch=main")
     assert bad.returncode == 2 and "PROJECT.DATASET=SCHEMA" in bad.stderr
-
-
-def test_integer_names_are_int64() -> None:
-    """INT, INTEGER, SMALLINT, TINYINT and BYTEINT are BigQuery's aliases of INT64 (its
-    documentation; mimic-code's concepts cast AS INTEGER): translated exactly as INT64,
-    whose translation the differential suite checks against ZetaSQL."""
-    from cxr_sql.bigquery.translate import translate
-
-    query = "SELECT CAST(f AS {0}) AS i, SAFE_CAST(n AS {0}) AS j FROM `cxr_test.nums`"
-    int64 = translate(query.format("INT64"), datasets=("cxr_test",))
-    for alias in ("INT", "INTEGER", "SMALLINT", "TINYINT", "BYTEINT"):
-        assert translate(query.format(alias), datasets=("cxr_test",)) == int64
