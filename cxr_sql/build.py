@@ -53,6 +53,7 @@ from cxr_sql.ingest import cxr_lists
 from cxr_sql.ingest.csv_source import LINE
 from cxr_sql.ingest.dicom_headers import build_dicom_metadata, has_images, images_fingerprint
 from cxr_sql.ingest.jpg_files import read_jpg_tables
+from cxr_sql.ingest.mimic_code_sections import MIMIC_CODE_SECTIONER_VERSION
 from cxr_sql.ingest.mimiciv import build_module, table_file
 from cxr_sql.ingest.mimiciv_schema import DEFAULT_TABLES, release_from_path, release_from_patients
 from cxr_sql.ingest.problems import KEPT, REPLACED, Reject, SourceError, rejects_table
@@ -85,7 +86,7 @@ MIMIC_CXR = "mimic_cxr"
 CXR_STAGES = ("lists", "reports", "dicom", "jpg")  # their rejects go to mimic_cxr._rejects
 IMAGE_PROBE = 50  # record-list paths looked at to tell whether images are there
 SEPARATE_RELEASE = {"ed": "2.2", "note": "2.2"}  # MIMIC-IV-ED and -Note have their own
-CODE_VERSION = f"{__version__}/{SECTIONER_VERSION}"
+CODE_VERSION = f"{__version__}/{SECTIONER_VERSION}/{MIMIC_CODE_SECTIONER_VERSION}"
 REMEMBERED = (
     "mimic_cxr", "mimic_cxr_jpg", "mimiciv", "mimiciv_ed", "mimiciv_note", "mimiciv_version",
     "tables", "all_tables", "dropped_tables", "reports_from", "dicom", "dicom_all_tags",
@@ -542,6 +543,7 @@ class _Build:
         metadata = {
             "dataset": "MIMIC-CXR",
             "sectioner_version": SECTIONER_VERSION,
+            "mimic_code_sectioner_version": MIMIC_CODE_SECTIONER_VERSION,
             "source": ", ".join(str(s.resolve()) for s in sources),
             "source_fingerprint": files_fingerprint(inputs),
             "build_time": datetime.now(UTC).isoformat(timespec="seconds"),

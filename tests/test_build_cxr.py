@@ -62,6 +62,7 @@ def test_catalog_has_every_view_and_counts_match_the_sources(
         "reports",
         "report_sections",
         "sectioned",
+        "sectioned_mimic_code",
         "dicom_metadata",  # the tiny sources have a DICOM per image: --dicom auto reads them
         "dicom_metadata_string",
         "_rejects",

@@ -167,12 +167,92 @@ def test_lower_and_mixed_case_headers_in_a_report_without_upper_case_ones() -> N
     ]
 
 
-def test_mixed_case_line_stays_text_in_a_report_with_upper_case_headers() -> None:
-    text = TITLE + " INDICATION: \n \n History: ___M with hypoxia\n \n IMPRESSION:  Clear.\n"
+def test_mixed_case_history_on_a_wrapped_line_of_indication_stays_text() -> None:
+    text = (
+        TITLE
+        + " INDICATION:  ___-year-old man with shortness of breath and cough for\n"
+        + " History: ___M with hypoxia, evaluate for pneumonia.\n \n"
+        + " IMPRESSION:  Clear.\n"
+    )
     assert named(text)[1:] == [
-        ("indication", "History: ___M with hypoxia"),
+        (
+            "indication",
+            "___-year-old man with shortness of breath and cough for\n"
+            " History: ___M with hypoxia, evaluate for pneumonia.",
+        ),
         ("impression", "Clear."),
     ]
+
+
+def test_mixed_case_headers_placed_as_headers_count_beside_upper_case_ones() -> None:
+    """Findings: alone on its line; Impression: after a blank line; both are headers."""
+    text = (
+        TITLE
+        + " INDICATION:  Cough.\n \n COMPARISON:  ___.\n \n"
+        + " Findings:\n The lungs are clear.  No effusion.\n \n"
+        + " Impression: No acute process.\n"
+    )
+    sections = section_report(text)
+    assert [(s.header, s.name) for s in sections[3:]] == [
+        ("Findings", "findings"),
+        ("Impression", "impression"),
+    ]
+    assert named(text)[2:] == [
+        ("comparison", "___."),
+        ("findings", "The lungs are clear.  No effusion."),
+        ("impression", "No acute process."),
+    ]
+
+
+def test_mixed_case_unknown_name_or_mid_paragraph_stays_text() -> None:
+    text = (
+        TITLE
+        + " FINDINGS:  Heart size normal.\n Note: lines unchanged.\n"
+        + " Impression: clear lungs, as before.\n \n IMPRESSION:  Normal.\n"
+    )
+    assert named(text)[1:] == [
+        (
+            "findings",
+            "Heart size normal.\n Note: lines unchanged.\n Impression: clear lungs, as before.",
+        ),
+        ("impression", "Normal."),
+    ]
+
+
+WET_READ = (
+    " WET READ: ___ ___ 10:22 PM\n"
+    "  Left lower lobe opacity, possibly pneumonia.\n"
+    "  No pneumothorax.\n"
+    " " + "_" * 78 + "\n"
+)
+
+
+def test_wet_read_is_one_section_with_its_reader_and_time_apart() -> None:
+    text = WET_READ + TITLE + " FINDINGS:  Opacity.\n \n IMPRESSION:  Pneumonia.\n"
+    sections = section_report(text)
+    wet = sections[1]
+    assert (wet.header, wet.name, wet.in_addendum) == ("WET READ", "wet read", False)
+    assert wet.note == "___ ___ 10:22 PM"
+    assert text[wet.char_start : wet.char_end] == (
+        "Left lower lobe opacity, possibly pneumonia.\n  No pneumothorax."
+    )
+    assert not any(s.in_addendum for s in sections)
+    assert [s.name for s in sections] == [
+        "preamble", "wet read", "preamble", "findings", "impression"
+    ]  # fmt: skip
+
+
+def test_wet_read_below_an_addendum_and_on_one_line() -> None:
+    addendum = " ADDENDUM:  Tube in the stomach.\n " + "_" * 78 + "\n"
+    one_line = " WET READ: No pneumothorax.\n " + "_" * 78 + "\n"
+    text = addendum + one_line + TITLE + " IMPRESSION:  Fine.\n"
+    sections = section_report(text)
+    assert [(s.name, s.in_addendum, s.note) for s in sections if s.name != "preamble"] == [
+        ("addendum", True, None),
+        ("wet read", False, None),
+        ("impression", False, None),
+    ]
+    assert named(text)[3] == ("wet read", "No pneumothorax.")
 
 
 def test_crlf_line_endings_give_the_same_sections() -> None:

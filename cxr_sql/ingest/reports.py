@@ -27,6 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cxr_sql.ingest.mimic_code_sections import (
+    MIMIC_CODE_SECTIONER_VERSION,
+    as_read,
+    mimic_code_columns,
+    study_rules,
+)
 from cxr_sql.ingest.problems import DROPPED, Reject
 from cxr_sql.ingest.report_sources import (
     UNREADABLE_MEMBER,
@@ -37,10 +43,16 @@ from cxr_sql.ingest.report_sources import (
     parse_report_path,
     scan_group,
 )
-from cxr_sql.ingest.sections import SECTIONER_VERSION, section_report
+from cxr_sql.ingest.sections import SECTIONER_VERSION, section_rows
 from cxr_sql.lifetime import die_with_parent
 from cxr_sql.progress import Progress
 
+# Parts written by another version of a sectioner are never reused.
+VERSIONS = {
+    "sectioner_version": SECTIONER_VERSION,
+    "mimic_code_sectioner_version": MIMIC_CODE_SECTIONER_VERSION,
+}
+# Counts and offsets are 32-bit: no report is too long or has too many headers.
 REPORTS_SCHEMA = pa.schema(
     [
         ("subject_id", pa.int32()),
@@ -48,26 +60,40 @@ REPORTS_SCHEMA = pa.schema(
         ("path", pa.string()),
         ("text", pa.string()),
         ("n_bytes", pa.int32()),
-        ("n_sections", pa.int16()),
+        ("n_sections", pa.int32()),
         ("has_addendum", pa.bool_()),
         ("empty", pa.bool_()),
         ("n_replaced", pa.int32()),
     ],
-    metadata={"sectioner_version": SECTIONER_VERSION},
+    metadata=VERSIONS,
 )
 SECTIONS_SCHEMA = pa.schema(
     [
         ("subject_id", pa.int32()),
         ("study_id", pa.int32()),
-        ("ordinal", pa.int16()),
+        ("ordinal", pa.int32()),
         ("header", pa.string()),
         ("section", pa.string()),
         ("text", pa.string()),
         ("char_start", pa.int32()),
         ("char_end", pa.int32()),
         ("in_addendum", pa.bool_()),
+        ("header_note", pa.string()),
     ],
-    metadata={"sectioner_version": SECTIONER_VERSION},
+    metadata=VERSIONS,
+)
+# What mimic-code's create_section_files.py gives each report (mimic_code_sections).
+MIMIC_CODE_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.int32()),
+        ("study_id", pa.int32()),
+        ("impression", pa.string()),
+        ("findings", pa.string()),
+        ("last_paragraph", pa.string()),
+        ("comparison", pa.string()),
+        ("mimic_code_rule", pa.string()),  # a rule for this study id leaves it out
+    ],
+    metadata=VERSIONS,
 )
 INDEX_SCHEMA = pa.schema(
     [
@@ -77,7 +103,8 @@ INDEX_SCHEMA = pa.schema(
         ("folder", pa.string()),
         ("folder_key", pa.string()),
         ("reject", pa.string()),  # why the file is not in the tables; NULL for reports
-    ]
+    ],
+    metadata=VERSIONS,
 )
 INDEX = "_index"
 PROGRESS_EVERY = 2000  # files between updates of the shared counter
@@ -100,41 +127,43 @@ def decode(data: bytes) -> tuple[str, int]:
         return text, text.count("\ufffd")
 
 
-def _empty_columns(schema: pa.Schema) -> dict[str, list]:
-    return {name: [] for name in schema.names}
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows (tuples in schema order) as a table, built column by column."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays(
+        [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
 
 
 class _NewRows:
-    """Column lists of the rows read in this run."""
+    """Rows of the reports read in this run, one tuple each, in schema order."""
 
     def __init__(self) -> None:
-        self.reports = _empty_columns(REPORTS_SCHEMA)
-        self.sections = _empty_columns(SECTIONS_SCHEMA)
+        self.reports: list[tuple] = []
+        self.sections: list[tuple] = []
+        self.mimic_code: list[tuple] = []
+        self.rules = study_rules()
 
     def add(self, subject_id: int, study_id: int, path: str, data: bytes) -> None:
         text, n_replaced = decode(data)
-        sections = section_report(text)
-        r = self.reports
-        r["subject_id"].append(subject_id)
-        r["study_id"].append(study_id)
-        r["path"].append(path)
-        r["text"].append(text)
-        r["n_bytes"].append(len(data))
-        r["n_sections"].append(len(sections))
-        r["has_addendum"].append(any(s.in_addendum for s in sections))
-        r["empty"].append(not text.strip())
-        r["n_replaced"].append(n_replaced)
-        s = self.sections
-        for section in sections:
-            s["subject_id"].append(subject_id)
-            s["study_id"].append(study_id)
-            s["ordinal"].append(section.ordinal)
-            s["header"].append(section.header)
-            s["section"].append(section.name)
-            s["text"].append(text[section.char_start : section.char_end])
-            s["char_start"].append(section.char_start)
-            s["char_end"].append(section.char_end)
-            s["in_addendum"].append(section.in_addendum)
+        sections = section_rows(text)
+        ids = (subject_id, study_id)
+        self.reports.append(
+            (
+                subject_id,
+                study_id,
+                path,
+                text,
+                len(data),
+                len(sections),
+                any(s[6] for s in sections),  # in_addendum
+                not sections,
+                n_replaced,
+            )
+        )
+        self.sections += [ids + s for s in sections]
+        self.mimic_code.append((*ids, *mimic_code_columns(as_read(text)), self.rules.get(study_id)))
 
 
 _counter = None  # shared count of files done, set in each worker
@@ -156,13 +185,35 @@ def _read_parquet(path: Path, schema: pa.Schema) -> pa.Table:
     return pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
 
 
+# Each group's parts: table folder -> schema; rows sorted by these columns.
+TABLES = {
+    "reports": REPORTS_SCHEMA,
+    "report_sections": SECTIONS_SCHEMA,
+    "sectioned_mimic_code": MIMIC_CODE_SCHEMA,
+}
+_ORDER = {
+    "reports": ("subject_id", "study_id"),
+    "report_sections": ("subject_id", "study_id", "ordinal"),
+    "sectioned_mimic_code": ("subject_id", "study_id"),
+}
+
+
+def _same_versions(path: Path) -> bool:
+    metadata = pq.read_schema(path).metadata or {}
+    return all(metadata.get(k.encode()) == v.encode() for k, v in VERSIONS.items())
+
+
 class _Previous:
-    """What the last build knew of one group: its index and its rows."""
+    """What the last build knew of one group: its index and its rows (none when the
+    last build sectioned with other versions of the sectioners: all is read again)."""
 
     def __init__(self, out: Path, group: str) -> None:
-        self.index = _read_parquet(out / "reports" / INDEX / f"{group}.parquet", INDEX_SCHEMA)
-        self.reports_path = out / "reports" / f"{group}.parquet"
-        self.sections_path = out / "report_sections" / f"{group}.parquet"
+        index_path = out / "reports" / INDEX / f"{group}.parquet"
+        self.paths = {table: out / table / f"{group}.parquet" for table in TABLES}
+        reusable = index_path.exists() and _same_versions(index_path)
+        self.index = (
+            _read_parquet(index_path, INDEX_SCHEMA) if reusable else INDEX_SCHEMA.empty_table()
+        )
         rows = self.index.to_pylist()
         self.by_path = {row["path"]: row for row in rows}
         self.by_folder: dict[str, list[dict]] = {}
@@ -170,15 +221,18 @@ class _Previous:
             self.by_folder.setdefault(row["folder"], []).append(row)
         self.folder_keys = {row["folder"]: row["folder_key"] for row in rows if row["folder_key"]}
 
-    def reused_tables(self, paths: list[str]) -> tuple[pa.Table, pa.Table]:
-        """The previous rows of reports at these paths, and of their sections."""
+    def reused_tables(self, paths: list[str]) -> dict[str, pa.Table]:
+        """The previous rows of the reports at these paths, in every table."""
         if not paths:
-            return REPORTS_SCHEMA.empty_table(), SECTIONS_SCHEMA.empty_table()
-        reports = _read_parquet(self.reports_path, REPORTS_SCHEMA)
+            return {table: schema.empty_table() for table, schema in TABLES.items()}
+        reports = _read_parquet(self.paths["reports"], REPORTS_SCHEMA)
         reports = reports.filter(pc.is_in(reports["path"], pa.array(paths)))
-        sections = _read_parquet(self.sections_path, SECTIONS_SCHEMA)
-        sections = sections.filter(pc.is_in(sections["study_id"], reports["study_id"]))
-        return reports, sections
+        reused = {"reports": reports}
+        for table, schema in TABLES.items():
+            if table != "reports":
+                rows = _read_parquet(self.paths[table], schema)
+                reused[table] = rows.filter(pc.is_in(rows["study_id"], reports["study_id"]))
+        return reused
 
 
 def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
@@ -186,13 +240,12 @@ def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
     result = GroupResult(group)
     previous = _Previous(out, group)
     fresh = _NewRows()
-    index = _empty_columns(INDEX_SCHEMA)
+    index: list[tuple] = []
     reused: list[str] = []
     pending = 0
 
     def note(row: dict) -> None:
-        for name in INDEX_SCHEMA.names:
-            index[name].append(row[name])
+        index.append(tuple(row[name] for name in INDEX_SCHEMA.names))
         if row["reject"] is not None:
             result.rejects.append(Reject(row["where"], None, row["reject"], DROPPED))
         elif row["path"] not in fresh_paths:
@@ -219,18 +272,19 @@ def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
             pending = 0
     _count(pending + len(reused))
     result.n_reused = len(reused)
-    old_reports, old_sections = previous.reused_tables(reused)
-    reports = pa.concat_tables([old_reports, pa.table(fresh.reports, schema=REPORTS_SCHEMA)])
-    sections = pa.concat_tables([old_sections, pa.table(fresh.sections, schema=SECTIONS_SCHEMA)])
-    _replace(reports.sort_by([("subject_id", "ascending"), ("study_id", "ascending")]),
-             previous.reports_path)  # fmt: skip
-    _replace(
-        sections.sort_by(
-            [("subject_id", "ascending"), ("study_id", "ascending"), ("ordinal", "ascending")]
-        ),
-        previous.sections_path,
-    )
-    _replace(pa.table(index, schema=INDEX_SCHEMA), out / "reports" / INDEX / f"{group}.parquet")
+    old = previous.reused_tables(reused)
+    new = {
+        "reports": fresh.reports,
+        "report_sections": fresh.sections,
+        "sectioned_mimic_code": fresh.mimic_code,
+    }
+    for table, schema in TABLES.items():
+        rows = _table(new[table], schema)
+        if reused:  # fresh rows come in path order, which is subject and study order
+            rows = pa.concat_tables([old[table], rows])
+            rows = rows.sort_by([(column, "ascending") for column in _ORDER[table]])
+        _replace(rows, previous.paths[table])
+    _replace(_table(index, INDEX_SCHEMA), out / "reports" / INDEX / f"{group}.parquet")
     return result
 
 
@@ -276,7 +330,7 @@ def section_shard(source: ReportSource, shard: int, n_shards: int, out: Path) ->
 
 
 def _drop_parts_of_lost_groups(out: Path, groups: set[str]) -> None:
-    for folder in (out / "reports", out / "report_sections", out / "reports" / INDEX):
+    for folder in (*(out / table for table in TABLES), out / "reports" / INDEX):
         for part in folder.glob("*.parquet"):
             if part.stem not in groups:
                 part.unlink()
