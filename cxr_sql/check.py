@@ -61,6 +61,7 @@ QA_VIEWS = {
     "qa_subjects_missing_from_mimiciv": "subjects missing from MIMIC-IV",
     "qa_study_time_spread": "studies whose images are more than an hour apart",
     "qa_ambiguous_links": "studies linked to more than one stay of a kind",
+    "qa_sectioned_vs_mimic_code": "reports sectioned otherwise than by mimic-code",
 }
 
 

@@ -336,6 +336,42 @@ def _run_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="write a file other tools expect (sectioned-csv: mimic-code's sectioned CSV)",
+        description=(
+            "sectioned-csv: mimic_cxr.sectioned_mimic_code as mimic-code's "
+            "mimic_cxr_sectioned.csv, byte for byte as its create_section_files.py writes it."
+        ),
+    )
+    parser.add_argument("what", choices=["sectioned-csv"], help="the file to write")
+    _warehouse_argument(parser)
+    parser.add_argument("--out", type=Path, metavar="FILE", required=True, help="file to write")
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from cxr_sql.export import write_sectioned_csv
+    from cxr_sql.warehouse import connect
+
+    if not args.out.parent.is_dir():
+        return _fail(f"--out {args.out}: no folder {args.out.parent}")
+    try:
+        con = connect(args.warehouse)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    with con:
+        try:
+            n_rows = write_sectioned_csv(con, args.out)
+        except duckdb.CatalogException:
+            return _fail(f"{args.warehouse}: no mimic_cxr.sectioned_mimic_code; build MIMIC-CXR")
+    print(f"{n_rows:,} studies written to {args.out}")
+    return 0
+
+
 def _check_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "check",
@@ -554,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     _build_parser(commands)
     _query_parser(commands)
     _check_parser(commands)
+    _export_parser(commands)
     _docs_parser(commands)
     _render_parser(commands)
     _relink_parser(commands)
