@@ -35,8 +35,8 @@ SORTED_LISTDIR_RUN = (
 def run_mimic_code(script: Path, files: Path, out: Path) -> None:
     """mimic_cxr_sectioned.csv of one report tree, written to `out`."""
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-c", SORTED_LISTDIR_RUN, str(script),
-                   "--reports_path", str(files), "--output_path", scratch, "--no_split"]  # fmt: skip
+        command = [sys.executable, "-c", SORTED_LISTDIR_RUN, str(script), "--reports_path",
+                   str(files), "--output_path", scratch, "--no_split"]  # fmt: skip
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.copyfile(Path(scratch) / "mimic_cxr_sectioned.csv", out)
 
