@@ -704,6 +704,7 @@ def _build_record(
         "generation": build.root.name,
         "cxr_sql_version": __version__,
         "sectioner_version": SECTIONER_VERSION,
+        "mimic_code_sectioner_version": MIMIC_CODE_SECTIONER_VERSION,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": {
             name: str(value) if value else None

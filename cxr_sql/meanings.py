@@ -136,6 +136,8 @@ COLUMNS = {
     "technique": "the technique section",
     "examination": "the examination section (the exam performed)",
     "addendum": "the addenda above the original report, joined",
+    "wet_read": "the wet read (preliminary read) above the report, without its reader and time",
+    "wet_read_note": "the wet read's reader and time, as written after WET READ: on its line",
     "conclusion": "the first present of impression, findings, last_paragraph, comparison",
     "has_last_paragraph": "a last_paragraph section was cut from the report",
     "problem": "what is wrong with the study's report",
