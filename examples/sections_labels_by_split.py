@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cxr_sql
 from cxr_sql.cohort import reports_and_labels
-from cxr_sql.owner_only import owner_only_umask
+from cxr_sql.publish import owner_only
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     with cxr_sql.connect(args.warehouse) as con:
         studies = con.sql("SELECT study_id FROM mimic_cxr.study_list").pl()
         table = reports_and_labels(con, studies["study_id"].to_list(), labeler="chexpert")
-    with owner_only_umask():
+    with owner_only():  # umask 077: folders 700, files 600
         args.out.mkdir(parents=True, exist_ok=True)
         for (split,), rows in table.group_by("split", maintain_order=True):
             name = split or "unassigned"
