@@ -22,11 +22,10 @@ def canonical(value: Any, bigquery_type: str) -> Any:
     if isinstance(value, Decimal):
         with localcontext(prec=100):  # the default 28 digits would round NUMERIC's 38
             return ("numeric", value.normalize())
-    if isinstance(value, dt.datetime):
-        return (
-            "timestamp" if value.tzinfo else "datetime",
-            value.astimezone(dt.UTC) if value.tzinfo else value,
-        )
+    if isinstance(value, dt.datetime):  # TIMESTAMP as naive UTC, as translate holds it
+        if value.tzinfo:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return ("timestamp" if bigquery_type == "TIMESTAMP" else "datetime", value)
     return (type(value).__name__, value)
 
 

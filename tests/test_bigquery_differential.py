@@ -7,8 +7,10 @@ test-artefacts/bigquery-differential.md."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -32,22 +34,30 @@ DUCKDB_TYPES = {
     "BOOL": "BOOLEAN",
     "DATE": "DATE",
     "DATETIME": "TIMESTAMP",
-    "TIMESTAMP": "TIMESTAMPTZ",
+    "TIMESTAMP": "TIMESTAMP",  # held in UTC, as translate holds BigQuery's TIMESTAMP
 }
 OUTCOMES: dict[str, str] = {}
+
+
+def utc(value: Any) -> Any:
+    """An aware datetime as the naive UTC one DuckDB's TIMESTAMP holds."""
+    if isinstance(value, dt.datetime) and value.tzinfo:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def duckdb_with(tables: tuple[Table, ...]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the same tables, typed as BigQuery types map here."""
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET TimeZone = 'America/New_York'")  # not BigQuery's UTC, on purpose
     for table in tables:
         name = table.name.split(".")[-1]
         columns = ", ".join(f"{c} {DUCKDB_TYPES[t]}" for c, t in table.columns)
         con.execute(f"CREATE TABLE {name} ({columns})")
         if table.rows:
             marks = ", ".join("?" for _ in table.columns)
-            con.executemany(f"INSERT INTO {name} VALUES ({marks})", [list(r) for r in table.rows])
+            rows = [[utc(v) for v in row] for row in table.rows]
+            con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
     return con
 
 

@@ -17,6 +17,7 @@ through to a possibly different answer.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 
 import sqlglot
@@ -164,6 +165,8 @@ def _cast_type(node: exp.Cast) -> exp.Expression:
             node.set("to", NUMERIC.copy())
         elif int(params[0].name) > MAX_DECIMAL_PRECISION:
             raise _refuse(node, f"NUMERIC({params[0].name})", "wider than DuckDB's 38 digits")
+    elif to.this == exp.DataType.Type.TIMESTAMPTZ:
+        return _as_utc_timestamp(node)
     elif to.this not in CAST_TYPES:
         raise _refuse(node, f"CAST AS {to.sql('bigquery')}", "not a checked cast")
     elif to.this in (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR):
@@ -178,6 +181,34 @@ def _cast_type(node: exp.Cast) -> exp.Expression:
         # BigQuery rounds a FLOAT64 half away from zero (2.5 -> 3); DuckDB's cast to even
         node.set("this", exp.Round(this=node.this))
     return node
+
+
+def _as_utc_timestamp(node: exp.Cast) -> exp.Expression:
+    """A BigQuery TIMESTAMP is held as DuckDB's TIMESTAMP in UTC, so that nothing depends on
+    the session's time zone (DuckDB's TIMESTAMPTZ would be read in it, and so would a
+    string without an offset, which BigQuery reads as UTC)."""
+    operand = node.this
+    if isinstance(operand, exp.Literal) and operand.is_string:
+        text = operand.this.strip().replace(" UTC", "+00:00")
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise _refuse(
+                node, f"TIMESTAMP '{operand.this}'", "not a timestamp read here"
+            ) from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
+    if operand.is_type(
+        exp.DataType.Type.DATE, exp.DataType.Type.DATETIME, exp.DataType.Type.TIMESTAMP
+    ):
+        return exp.cast(operand, exp.DataType.Type.TIMESTAMP)
+    raise _refuse(
+        node,
+        "CAST AS TIMESTAMP",
+        "only of a literal, a DATE or a DATETIME (DuckDB reads a string in its session's "
+        "time zone)",
+    )
 
 
 def _float_literal(node: exp.Literal) -> exp.Expression:
