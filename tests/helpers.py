@@ -29,6 +29,16 @@ def duckdb_cli() -> str:
     return found
 
 
+def cli_value(warehouse: Path, sql: str) -> str:
+    """One value, read from a warehouse's catalog by the real DuckDB CLI."""
+    done = subprocess.run(
+        [duckdb_cli(), "-readonly", "-csv", "-noheader", str(warehouse / "mimic.duckdb"), "-c",
+         sql],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The real `cxr-sql` command in a subprocess."""
     return subprocess.run(

@@ -31,7 +31,7 @@ import pytest
 
 from cxr_sql.build import BuildOptions, run_build
 from cxr_sql.warehouse import relink
-from tests.helpers import VENV_BIN, duckdb_cli, run_cli
+from tests.helpers import VENV_BIN, cli_value, run_cli
 
 SPLIT = "mimic-cxr-2.0.0-split.csv.gz"
 ROWS = (
@@ -44,16 +44,6 @@ DROPPED_ROWS = 10
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def cli(warehouse: Path, sql: str) -> str:
-    """One value, read from the published catalog by the real DuckDB CLI."""
-    done = subprocess.run(
-        [duckdb_cli(), "-readonly", "-csv", "-noheader", str(warehouse / "mimic.duckdb"), "-c",
-         sql],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 def build_args(sources: Path, warehouse: Path, *more: str) -> list[str]:
@@ -99,9 +89,9 @@ def assert_recovered(warehouse: Path, sources: Path, rows: str, seen: set[str]) 
     before, with catalog and build.json agreeing, and leaves nothing else behind."""
     report = run_build(options(sources, warehouse))
     assert report.exit_code == 0, [s.line() for s in report.stages]
-    assert cli(warehouse, ROWS) == rows
+    assert cli_value(warehouse, ROWS) == rows
     published = generation(warehouse)
-    assert cli(warehouse, GENERATION) == published
+    assert cli_value(warehouse, GENERATION) == published
     assert published in seen or published > max(seen)  # kept (after a commit) or new
     assert {p.name for p in warehouse.iterdir()} == PUBLISHED_FILES
     folders = sorted(p.name for p in (warehouse / "parquet").iterdir())
@@ -140,7 +130,7 @@ def setup(built: Path, tiny_sources: Path, tmp_path: Path) -> tuple[Path, Path, 
     shutil.copytree(tiny_sources / "mimic-cxr-jpg", sources / "mimic-cxr-jpg")
     shutil.copytree(tiny_sources / "mimiciv", sources / "mimiciv")
     warehouse = copy_warehouse(built, tmp_path / "warehouse")
-    before = cli(warehouse, ROWS)
+    before = cli_value(warehouse, ROWS)
     drop_split_rows(sources)
     split, admissions = before.split()
     return sources, warehouse, before, f"{int(split) - DROPPED_ROWS} {admissions}"
@@ -170,12 +160,12 @@ def test_a_kill_at_any_publish_step_leaves_one_consistent_warehouse(
     seen = {p.name for p in (warehouse / "parquet").iterdir() if p.name.startswith("g")}
     committed = point in AFTER_COMMIT
     # readers see the old warehouse, or the new one whole: never a mixture
-    assert cli(warehouse, ROWS) == (after if committed else before)
+    assert cli_value(warehouse, ROWS) == (after if committed else before)
     if point == "catalog-renamed":  # build.json still names the old generation ...
-        assert generation(warehouse) == old != cli(warehouse, GENERATION)
+        assert generation(warehouse) == old != cli_value(warehouse, GENERATION)
         check = run_cli("check", "--warehouse", str(warehouse))  # ... until the next open
         assert check.returncode == 0, check.stderr
-        assert generation(warehouse) == cli(warehouse, GENERATION)
+        assert generation(warehouse) == cli_value(warehouse, GENERATION)
     assert_recovered(warehouse, sources, after, seen)
 
 
@@ -191,7 +181,7 @@ def test_an_exception_in_a_stage_publishes_nothing(setup: tuple[Path, Path, str,
     assert_one_line(stderr, "build failed in jpg", "InjectedFault", f"({old}) is unchanged")
     log = Path(stderr.rsplit("details in ", 1)[1].rstrip(")\n"))
     assert "Traceback" in log.read_text() and log.stat().st_mode & 0o077 == 0
-    assert cli(warehouse, ROWS) == before and generation(warehouse) == old
+    assert cli_value(warehouse, ROWS) == before and generation(warehouse) == old
     seen = {p.name for p in (warehouse / "parquet").iterdir()}
     assert_recovered(warehouse, sources, after, seen)
 
@@ -274,13 +264,13 @@ def test_a_full_disk_at_any_write_publishes_nothing(
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
     assert_one_line(stderr, named, "disk full", f"({old}) is unchanged")
-    assert cli(warehouse, ROWS) == before and generation(warehouse) == old
+    assert cli_value(warehouse, ROWS) == before and generation(warehouse) == old
     seen = {p.name for p in (warehouse / "parquet").iterdir()}
     if disk is not None:
         # a second build on the full disk fails the same way and still changes nothing
         again = run_cli(*build_args(sources, warehouse))
         assert again.returncode == 1 and "disk full" in again.stderr
-        assert cli(warehouse, ROWS) == before
+        assert cli_value(warehouse, ROWS) == before
         seen |= {p.name for p in (warehouse / "parquet").iterdir()}
         filler.unlink()
     assert_recovered(warehouse, sources, after, seen)
@@ -304,7 +294,7 @@ def test_a_relink_on_a_full_disk_fails_cleanly(
     assert {p.name for p in moved.iterdir()} == PUBLISHED_FILES  # no scratch, no .wal
     filler.unlink()
     assert run_cli("relink", "--warehouse", str(moved)).returncode == 0
-    assert cli(moved, ROWS) == before
+    assert cli_value(moved, ROWS) == before
 
 
 # -- SIGKILL of the build while its workers run --------------------------------------------
@@ -355,7 +345,7 @@ def test_workers_die_with_a_killed_build(tiny_sources: Path, tmp_path: Path) -> 
     assert not (warehouse / "mimic.duckdb").exists()  # nothing was published
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr
-    assert cli(warehouse, "SELECT count(*) FROM mimic_cxr.reports") == "42"
+    assert cli_value(warehouse, "SELECT count(*) FROM mimic_cxr.reports") == "42"
     assert {p.name for p in warehouse.iterdir()} == PUBLISHED_FILES
     # built without JPG metadata or DICOM headers: no study has a time, and both say so
     untimed = "42 of 42 studies have no time"
@@ -366,8 +356,8 @@ def test_workers_die_with_a_killed_build(tiny_sources: Path, tmp_path: Path) -> 
 
 def test_every_schema_has_a_rejects_view(built: Path) -> None:
     """Empty where nothing was rejected (MIMIC-IV here), so a query of it never fails."""
-    schemas = cli(built, "SELECT string_agg(DISTINCT schema_name, ' ') FROM duckdb_tables() "
+    schemas = cli_value(built, "SELECT string_agg(DISTINCT schema_name, ' ') FROM duckdb_tables() "
                   "WHERE table_name = '_metadata'").split()  # fmt: skip
     assert {"mimic_cxr", "mimiciv_hosp", "mimiciv_3_1_icu", "mimic_cxr_derived"} <= set(schemas)
     for schema in schemas:
-        assert cli(built, f"SELECT count(*) FROM {schema}._rejects") == "0", schema
+        assert cli_value(built, f"SELECT count(*) FROM {schema}._rejects") == "0", schema

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import VENV_BIN, duckdb_cli, run_cli, synth
+from tests.helpers import VENV_BIN, cli_value, duckdb_cli, run_cli, synth
 
 
 @pytest.fixture
@@ -114,12 +114,7 @@ def test_killed_build_leaves_the_old_warehouse_and_the_next_one_recovers(
 
 def cli_count(warehouse: Path, sql: str = "SELECT count(*) FROM mimic_cxr.report_sections") -> str:
     """One number, read by the real DuckDB CLI."""
-    done = subprocess.run(
-        [duckdb_cli(), "-readonly", "-csv", "-noheader", str(warehouse / "mimic.duckdb"), "-c",
-         sql],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
+    return cli_value(warehouse, sql)
 
 
 def test_a_second_build_refuses_or_waits(sources: Path, tmp_path: Path) -> None:
