@@ -84,17 +84,6 @@ def fault_point(point: str) -> None:
 
 
 @contextmanager
-def owner_only() -> Iterator[None]:
-    """Files and folders created meanwhile are readable by their owner only (umask 077):
-    the warehouse holds credentialed data, whoever writes into it (a build, a relink)."""
-    previous = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-@contextmanager
 def idle_lock(warehouse: Path) -> Iterator[bool]:
     """Hold the build lock if no build is running: yields whether it is held.
 
