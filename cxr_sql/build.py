@@ -65,12 +65,12 @@ from cxr_sql.ingest.report_sources import (
 )
 from cxr_sql.ingest.reports import build_reports
 from cxr_sql.ingest.sections import SECTIONER_VERSION
-from cxr_sql.owner_only import owner_only_umask
 from cxr_sql.publish import (
     CATALOG,
     build_lock,
     data_root,
     fault_point,
+    owner_only,
     prune_generations,
     publish,
     read_build_record,
@@ -624,7 +624,7 @@ def run_build(options: BuildOptions) -> BuildReport:
     Raises BuildFailed when the build stopped before publishing (not for bad input:
     that is a failed stage and exit code 3).
     """
-    with owner_only_umask():  # the warehouse holds credentialed data: owner only
+    with owner_only():  # the warehouse holds credentialed data: owner only
         warehouse = options.warehouse
         warehouse.mkdir(parents=True, exist_ok=True)
         warehouse.chmod(0o700)

@@ -36,10 +36,10 @@ import duckdb
 import jinja2
 
 from cxr_sql import __version__
-from cxr_sql.owner_only import owner_only_umask
 from cxr_sql.publish import (
     CATALOG,
     data_root,
+    owner_only,
     remove_scratch_catalog,
     scratch_catalog,
 )
@@ -217,7 +217,7 @@ def write_scratch_catalog(warehouse: Path, root: Path | None = None) -> tuple[Pa
         schema.views.setdefault(f"{name}.{REJECTS}", NO_REJECTS)
     scratch = scratch_catalog(warehouse)
     try:
-        with owner_only_umask():
+        with owner_only():
             remove_scratch_catalog(scratch)
             _write_schemas(scratch, schemas, result, warehouse, root)
             _verify(scratch, result, schemas, root.name)

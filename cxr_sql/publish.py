@@ -46,8 +46,6 @@ PARQUET = "parquet"
 KEEP = 2  # generations kept: the published one and the one before it
 # Tables whose builder resumes: the parts a killed build finished are kept for the next.
 RESUMABLE = ("mimic_cxr/dicom_metadata",)
-
-
 FAULT_VARIABLE = "CXR_SQL_FAULT"
 FAULT_ACTIONS = ("kill", "stop", "raise", "enospc")
 
@@ -66,7 +64,7 @@ def fault_point(point: str) -> None:
     Actions: kill (SIGKILL this process), stop (SIGSTOP it, so that a test can fill
     the disk before it goes on with SIGCONT), raise (an exception), enospc (an
     OSError ENOSPC, where a test cannot mount a small tmpfs). Points:
-    generation-started, stage:<name>, catalog-written, record-written,
+    generation-started, stage:<name>, stages-done, catalog-written, record-written,
     catalog-renamed, published. Unset, this does nothing.
     """
     chosen = os.environ.get(FAULT_VARIABLE, "")
@@ -81,6 +79,17 @@ def fault_point(point: str) -> None:
         raise InjectedFault(f"fault injected at {point}")
     else:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"(injected at {point})")
+
+
+@contextmanager
+def owner_only() -> Iterator[None]:
+    """Files and folders created meanwhile are readable by their owner only (umask 077):
+    the warehouse holds credentialed data, whoever writes into it (a build, a relink)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @contextmanager
@@ -155,18 +164,18 @@ def _number(generation: str | None) -> int:
     return int(generation[1:]) if generation else 0
 
 
-def start_generation(warehouse: Path, current: str | None, *seen: str | None) -> Path:
+def start_generation(warehouse: Path, current: str | None) -> Path:
     """A new generation folder holding hard links to every file of the current one.
 
-    It is numbered past every generation folder there is (and past `seen`, the
-    generations the catalog and build.json name), so a number is never used twice.
+    It is numbered past every generation folder there is, published or left over,
+    so a number is never used twice.
     Leftovers of killed builds (generations newer than the current one) go after the
     new folder exists, but for the parts of resumable tables, which the new generation
     keeps. Small non-Parquet files are copied, not linked, since builders rewrite them.
     """
     existing = generation_folders(warehouse)
     leftovers = [g for g in existing if current is None or g.name > current]
-    number = max(_number(name) for name in [current, *seen, *(g.name for g in existing)]) + 1
+    number = max(_number(name) for name in [current, *(g.name for g in existing)]) + 1
     target = warehouse / PARQUET / f"g{number:06d}"
     target.mkdir(parents=True)
     salvage = warehouse / PARQUET / f".salvage-{os.getpid()}"
