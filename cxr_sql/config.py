@@ -160,7 +160,7 @@ def build_options(args: argparse.Namespace, config: dict) -> BuildOptions:
         all_tables=bool(pick("all", False, recorded_as="all_tables")),
         dropped_tables=left_out,
         reports_from=pick("reports_from", "auto"),
-        jobs=max(int(given("jobs") or os.cpu_count() or 1), 1),
+        jobs=max(int(_or(given("jobs"), os.cpu_count() or 1)), 1),
         link_window_hours=pick("link_window_hours"),
         dicom=pick("dicom", "auto"),
         dicom_all_tags=bool(pick("dicom_all_tags", False)),
@@ -203,6 +203,10 @@ def _remembered_settings(warehouse: Path) -> dict:
         raise ConfigError(f"{warehouse / BUILD_JSON}: unreadable ({error})") from None
     settings = record.get("settings", {})
     return dict(settings) if isinstance(settings, dict) else {}
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def _names(value: str | list[str] | None) -> tuple[str, ...]:

@@ -110,7 +110,7 @@ def lost_tables(
     return sorted(published - loaded - allowed)
 
 
-def refuse_losses(losses: Mapping[str, Path], dropped_flag: str = "--drop-tables") -> None:
+def refuse_losses(losses: Mapping[str, Path]) -> None:
     """Stop a build that would publish fewer tables, naming each and where its file was."""
     if not losses:
         return
@@ -118,6 +118,6 @@ def refuse_losses(losses: Mapping[str, Path], dropped_flag: str = "--drop-tables
     where = "; ".join(f"{name} (no file in {losses[name]})" for name in names)
     raise TableChoiceError(
         f"this build would drop {len(names)} table(s) the warehouse holds: {where}. "
-        f"Nothing was built. Restore the file(s), or give {dropped_flag} {','.join(names)} "
+        f"Nothing was built. Restore the file(s), or give --drop-tables {','.join(names)} "
         "to drop them"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -74,15 +75,20 @@ def misfit(error: duckdb.Error) -> tuple[str, str] | None:
 
 
 def line_of(path: Path, column_index: int, value: str) -> int | None:
-    """The line in the file where the first record with this value in that column starts."""
+    """The line in the file where the first record with this value in that column starts
+    (None if the file cannot be read that far)."""
     csv.field_size_limit(2**31 - 1)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as raw:  # type: ignore[operator]
-        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
-        next(reader, None)
-        start = reader.line_num + 1
-        for record in reader:
-            if column_index < len(record) and record[column_index] == value:
-                return start
+    try:
+        with opener(path, "rb") as raw:  # type: ignore[operator]
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            reader = csv.reader(text)
+            next(reader, None)
             start = reader.line_num + 1
+            for record in reader:
+                if column_index < len(record) and record[column_index] == value:
+                    return start
+                start = reader.line_num + 1
+    except (OSError, EOFError, csv.Error, zlib.error):
+        return None
     return None
