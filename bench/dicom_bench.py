@@ -164,7 +164,7 @@ def bytes_read_steps(scratch: Path) -> list[dict]:
     results = []
     for source in (rg1, packed):
         Counting.count = 0
-        entry = (source.name, source.stat().st_size, 0)
+        entry = (source.name, source.stat().st_size, 0, 0, 0)
         started = time.perf_counter()
         row = read_image(
             source.parent, entry, False, opener=lambda p: io.BufferedReader(Counting(str(p)))

@@ -100,7 +100,8 @@ def render(
     """The SELECT of one templated view, over the Parquet folder `root`.
 
     Templates see `parquet(table)`, `exists(table)` (built Parquet), `exists_view(name)`
-    (a MIMIC-IV view of this catalog) and the derived views' settings; `overrides`
+    (a MIMIC-IV view of this catalog), `parquet_keys(table, key)` (see below) and the
+    derived views' settings; `overrides`
     replaces any of them (the BigQuery render says which tables exist there).
     """
 
@@ -113,6 +114,9 @@ def render(
     def exists(table: str) -> bool:
         return any((root / table).glob("*.parquet"))
 
+    def parquet_keys(table: str, key: str) -> dict:
+        return merged_metadata(root / table, key)
+
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template.parent.parent),
         undefined=jinja2.StrictUndefined,
@@ -123,10 +127,24 @@ def render(
         "parquet": parquet,
         "exists": exists,
         "exists_view": lambda name: name in known_views,
+        "parquet_keys": parquet_keys,
         **settings(root),
         **(overrides or {}),
     }
     return environment.get_template(relative).render(**context)
+
+
+def merged_metadata(folder: Path, key: str) -> dict:
+    """The union of the JSON objects stored under `key` in the Parquet metadata of each
+    part in folder: what a view's columns can depend on (the DICOM keywords found)."""
+    import pyarrow.parquet as pq
+
+    merged: dict = {}
+    for part in sorted(folder.glob("*.parquet")):
+        stored = (pq.read_schema(part).metadata or {}).get(key.encode())
+        if stored:
+            merged.update(json.loads(stored))
+    return merged
 
 
 def templates(sql_dir: Path = SQL_DIR) -> dict[str, Path]:

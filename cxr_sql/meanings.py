@@ -187,6 +187,12 @@ def column_meaning(table: str, column: str) -> str:
         label = column.replace("_", " ")
         kind = "labeler" if column in _LABEL_NAMES else "radiologist"
         return f"{label}, as the {kind} read the report: 1 positive, 0 negative, -1 uncertain"
+    if table == "dicom_metadata_string":
+        from pydicom.datadict import dictionary_description, tag_for_keyword
+
+        tag = tag_for_keyword(column)
+        if tag is not None:
+            return f"DICOM attribute {dictionary_description(tag)}, as written in the header"
     if column.endswith("_id"):
         return f"{column.removesuffix('_id').replace('_', ' ')} identifier"
     if re.search(r"time$|date$", column):

@@ -17,14 +17,14 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import duckdb
-import jinja2
 import polars as pl
 import pytest
 from pydicom import dcmread
 from pydicom.data import get_charset_files, get_testdata_file
+from pydicom.datadict import tag_for_keyword
 from pydicom.multival import MultiValue
 
-from cxr_sql.catalog import SQL_DIR
+from cxr_sql.catalog import SQL_DIR, render
 from cxr_sql.ingest import dicom_headers
 from cxr_sql.ingest.dicom_headers import (
     TEXT_FIELDS,
@@ -44,6 +44,14 @@ RG1 = Path(get_testdata_file("RG1_UNCR.dcm"))
 JAPANESE = Path(get_charset_files("chrJapMulti.dcm")[0])
 KOREAN = Path(get_charset_files("chrKoreanMulti.dcm")[0])
 REAL = {"rg1": RG1, "dx": DX_IMAGE, "japanese": JAPANESE, "korean": KOREAN}
+# the columns of BigQuery's mimic_cxr.dicom_metadata_string a public query selects (issue 15)
+ISSUE_15_COLUMNS = (
+    "ImageType", "DistanceSourceToDetector", "DistanceSourceToPatient", "Exposure",
+    "ExposureTime", "XRayTubeCurrent", "FieldOfViewRotation", "FieldOfViewOrigin",
+    "FieldOfViewHorizontalFlip", "BurnedInAnnotation", "RequestingService",
+    "DetectorPrimaryAngle", "DetectorElementPhysicalSize", "StudyID",
+)  # fmt: skip
+BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -148,10 +156,9 @@ class CountingFile(io.FileIO):
 
 
 def render_view(view: str, parquet: Path) -> str:
-    """The SELECT of sql/mimic_cxr/<view>.sql, with `parquet(table)` rendered as the
-    catalog renders it: a read_parquet of the table's parts under `parquet`."""
-    template = jinja2.Template((SQL_DIR / "mimic_cxr" / f"{view}.sql").read_text())
-    return template.render(parquet=lambda table: f"read_parquet('{parquet / table}/*.parquet')")
+    """The SELECT of sql/mimic_cxr/<view>.sql as the catalog renders it over the
+    Parquet folder `parquet` (which holds mimic_cxr/<table>/*.parquet)."""
+    return render(SQL_DIR / "mimic_cxr" / f"{view}.sql", parquet)
 
 
 def jpg_study_time(us: pl.Expr) -> pl.Expr:
@@ -262,6 +269,38 @@ def test_real_headers_give_the_values_pydicom_reads(real) -> None:
         assert rows[name]["subject_id"] is not None and rows[name]["dicom_id"] in listed["dicom_id"]
 
 
+def pydicom_strings(path: Path) -> dict[str, str | None]:
+    """Every standard top-level attribute as pydicom reads it, as text: several values
+    joined by a backslash, a sequence as its number of items, binary data None."""
+    strings: dict[str, str | None] = {}
+    for element in dcmread(path, stop_before_pixels=True):
+        if not element.keyword or element.tag.is_private or element.tag.element == 0:
+            continue
+        value = element.value
+        if element.VR == "SQ":
+            strings[element.keyword] = str(len(value))
+        elif element.VR in BINARY_VRS:
+            strings[element.keyword] = None
+        elif isinstance(value, MultiValue):
+            strings[element.keyword] = "\\".join(str(v) for v in value)
+        else:
+            strings[element.keyword] = "" if value is None else str(value)
+    return strings
+
+
+def test_every_top_level_attribute_as_text_as_pydicom_reads_it(real) -> None:
+    _, listed, out, _ = real
+    rows = by_name(out, listed)
+    for name, path in REAL.items():
+        expected = pydicom_strings(path)
+        written = dict(rows[name]["header_strings"])
+        assert written == expected, name
+    assert dict(rows["rg1_gz"]["header_strings"]) == dict(rows["rg1"]["header_strings"])
+    rg1 = dict(rows["rg1"]["header_strings"])
+    assert rg1["ImageType"] == "DERIVED\\PRIMARY"  # multi-valued: DICOM's backslash
+    assert {"DistanceSourceToDetector", "ExposureTime", "Exposure", "StudyID"} <= rg1.keys()
+
+
 def test_rg1_and_dx_image_typed(real) -> None:
     _, listed, out, _ = real
     rows = by_name(out, listed)
@@ -291,7 +330,7 @@ def test_gzipped_rg1_gives_the_same_row(real) -> None:
     assert packed["gzipped"] and packed["path"].endswith(".dcm.gz")
     assert packed["file_size"] < plain["file_size"]
     differ = {"dicom_id", "subject_id", "study_id", "path", "file_size", "gzipped"}
-    differ |= {"file_mtime_ns", "problems", "name"}
+    differ |= {"file_mtime_ns", "file_ctime_ns", "file_inode", "problems", "name"}
     assert {k: v for k, v in plain.items() if k not in differ} == {
         k: v for k, v in packed.items() if k not in differ
     }
@@ -330,7 +369,7 @@ def test_header_is_read_without_the_pixel_data(tmp_path: Path) -> None:
     listed = place(tmp_path, {"rg1": data, "rg1_gz": data}, gzipped={"rg1_gz"})
     for path in listed["path"]:
         file = tmp_path / path if (tmp_path / path).exists() else tmp_path / f"{path}.gz"
-        entry = (file.relative_to(tmp_path).as_posix(), file.stat().st_size, 0)
+        entry = (file.relative_to(tmp_path).as_posix(), file.stat().st_size, 0, 0, 0)
         opened.clear()
         row = read_image(tmp_path, entry, False, opener=counting)
         assert not row["rejected"] and row["header_bytes"] == 1596 and row["Rows"] == 1955
@@ -347,7 +386,7 @@ def test_every_file_of_pydicoms_test_data_gives_a_row_or_a_reject() -> None:
     files += [JAPANESE, KOREAN, DX_IMAGE]
     rows = 0
     for path in files:
-        row = read_image(path.parent, (path.name, path.stat().st_size, 0), True)
+        row = read_image(path.parent, (path.name, path.stat().st_size, 0, 0, 0), True)
         rows += not row["rejected"]
         if row["rejected"]:
             assert row["problems"], path.name
@@ -366,7 +405,7 @@ def test_dcm_and_gz_trees_give_the_same_rows_and_agree_with_the_jpg_metadata(
         result = build_dicom_metadata(tree, tmp_path / kind, 1, record_list=listed)
         assert result.rejects == [] and result.n_images == listed.height
         frames[kind] = table(tmp_path / kind).sort("dicom_id")
-    differ = ["path", "file_size", "gzipped", "file_mtime_ns"]
+    differ = ["path", "file_size", "gzipped", "file_mtime_ns", "file_ctime_ns", "file_inode"]
     assert frames["dcm"].drop(differ).equals(frames["gz"].drop(differ))
     assert frames["gz"]["gzipped"].all() and not frames["dcm"]["gzipped"].any()
 
@@ -632,7 +671,14 @@ def test_views_type_the_columns_and_hide_unreadable_files(tmp_path: Path) -> Non
         [dx],
     ).fetchone() == (datetime(2020, 1, 25, 10, 47, 2, 826000), "FUJIFILM Corporation")
     columns = [row[0] for row in con.execute("DESCRIBE dicom_metadata_string").fetchall()]
-    assert columns == ["dicom", *TEXT_FIELDS, "tags"]
+    derived = [name for name in TEXT_FIELDS if name.endswith("_CodeMeaning")]
+    assert columns[0] == "dicom" and columns[-5:] == [*derived, "TransferSyntaxUID", "tags"]
+    keywords = columns[1:-5]  # every standard top-level keyword of the header, in tag order
+    in_header = {element.keyword for element in dcmread(DX_IMAGE, stop_before_pixels=True)}
+    in_header -= {"", *(k for k in in_header if k.endswith("GroupLength"))}
+    always = {*ISSUE_15_COLUMNS, "TableType", *TEXT_FIELDS[:-4]}  # TableType: also selected
+    assert set(keywords) == in_header | always
+    assert keywords == sorted(keywords, key=tag_for_keyword)
     assert con.execute(
         'SELECT StudyTime, "Rows", PatientOrientation, ViewPosition, '
         "PerformedProcedureStepDescription FROM dicom_metadata_string WHERE dicom = ?",

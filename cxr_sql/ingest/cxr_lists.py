@@ -33,7 +33,9 @@ def read_record_list(folder: Path, studies: pl.DataFrame | None) -> RowsResult:
     """The record list; with the study list, records of unlisted studies are flagged."""
     path = folder / RECORD_LIST
     frame = read_csv_gz(path, ("subject_id", "study_id", "dicom_id", "path"))
-    expected = image_path_expr(pl.col("subject_id"), pl.col("study_id"), pl.col("dicom_id"))
+    dcm = image_path_expr(pl.col("subject_id"), pl.col("study_id"), pl.col("dicom_id"))
+    gzipped = pl.col("path").str.ends_with(".dcm.gz")  # as listed by mirrors that gzip images
+    expected = pl.when(gzipped).then(pl.format("{}.gz", dcm)).otherwise(dcm)
     result = validate_rows(frame, str(path), "dicom_id", expected_path=expected)
     if studies is not None:
         orphans = result.rows.join(studies.select("study_id"), on="study_id", how="anti")

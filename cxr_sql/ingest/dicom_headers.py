@@ -13,7 +13,8 @@ corrupt gzip, cut inside the file meta) gives a reject (dropped); a file that
 yields a header gives a row, with NULL for each value missing or unparseable and
 a reject (kept) saying why.
 
-Resuming. Rows carry the path, size and mtime of their file. A rerun keeps the
+Resuming. Rows carry the path, size, mtime, ctime and inode of their file (a file
+replaced with its mtime kept, cp -p, still has a new ctime). A rerun keeps the
 rows whose file is unchanged, drops those of files that changed or went away
 (rewriting the parts that held them) and reads only the rest. A file that gave
 no header keeps a row too, flagged `rejected` and hidden by the views, so that it
@@ -65,6 +66,7 @@ from cxr_sql.ingest.dicom_values import (
     INTEGER,
     NUMBERS,
     PIXEL_TAGS,
+    STRING_COLUMNS,
     STRINGS,
     TEXT,
     TIME,
@@ -74,7 +76,9 @@ from cxr_sql.ingest.dicom_values import (
     acquisition_datetime,
     elements_json,
     elements_of,
+    keyword_tags,
     read_attributes,
+    top_level_strings,
 )
 from cxr_sql.ingest.problems import DROPPED, KEPT, Reject
 from cxr_sql.lifetime import die_with_parent
@@ -82,8 +86,9 @@ from cxr_sql.mimic_ids import DICOM_ID_RE
 from cxr_sql.progress import Progress
 
 TABLE = "dicom_metadata"
-DICOM_FORMAT = "cxr-sql-dicom/1"  # change when rows change: parts of another format are reread
+DICOM_FORMAT = "cxr-sql-dicom/2"  # change when rows change: parts of another format are reread
 FORMAT_KEY = b"cxr_sql_dicom"
+STRINGS_KEY = "cxr_sql_dicom_strings"  # the keywords of header_strings in a part, with tags
 RECOGNISED_TAGS = (0x00080016, 0x00080018, 0x0020000D, 0x00080060)  # SOP class/instance, ...
 MAX_BATCH = 2000  # files per Parquet part
 MIN_BATCH = 50
@@ -120,14 +125,20 @@ SCHEMA = pa.schema(
         ("gzipped", pa.bool_()),
         ("header_bytes", pa.int64()),
         ("header_text", pa.struct([(name, pa.string()) for name in TEXT_FIELDS])),
+        ("header_strings", pa.map_(pa.string(), pa.string())),  # keyword -> text, every one
         ("tags", pa.string()),
         ("file_mtime_ns", pa.int64()),
+        ("file_ctime_ns", pa.int64()),
+        ("file_inode", pa.int64()),
         ("rejected", pa.bool_()),
         ("problems", pa.list_(PROBLEM)),
     ]
 )
 
-Entry = tuple[str, int, int]  # path inside the MIMIC-CXR folder, size, mtime in ns
+# path inside the MIMIC-CXR folder, size, mtime and ctime in ns, inode: what tells that a
+# file changed, also when replaced with its mtime kept (cp -p): the ctime cannot be set back
+Entry = tuple[str, int, int, int, int]
+IDENTITY = ("path", "file_size", "file_mtime_ns", "file_ctime_ns", "file_inode")
 Opener = Callable[[Path], BinaryIO]
 
 
@@ -135,7 +146,7 @@ Opener = Callable[[Path], BinaryIO]
 class DicomResult:
     n_images: int  # rows now in dicom_metadata
     n_read: int  # files read this run
-    n_reused: int  # files skipped because already read (same path, size, mtime)
+    n_reused: int  # files skipped because already read (same path, size, mtime, ctime, inode)
     rejects: list[Reject]
 
 
@@ -209,7 +220,7 @@ def dicom_id_of(path: str) -> str:
 
 def read_image(root: Path, entry: Entry, all_tags: bool, opener: Opener = _open) -> dict:
     """One row of dicom_metadata for the file at root/entry[0]; never raises."""
-    path, size, mtime_ns = entry
+    path, size, mtime_ns, ctime_ns, inode = entry
     gzipped = path.endswith(".gz")
     ids = parse_image_path(path)
     row: dict = {
@@ -220,6 +231,8 @@ def read_image(root: Path, entry: Entry, all_tags: bool, opener: Opener = _open)
         "file_size": size,
         "gzipped": gzipped,
         "file_mtime_ns": mtime_ns,
+        "file_ctime_ns": ctime_ns,
+        "file_inode": inode,
         "rejected": False,
     }
     problems: list[dict] = []
@@ -269,7 +282,9 @@ def _fill(
     row["transfer_syntax_uid"] = syntax or None
     row["header_bytes"] = header.pixel_offset
     row["header_text"] = text
-    problems += [_problem(p) for p in found]
+    strings, unreadable_sequences = top_level_strings(elements, decoder)
+    row["header_strings"] = list(strings.items())
+    problems += [_problem(p) for p in found + unreadable_sequences]
     if header.bare:
         problems.append(_problem("no preamble and file meta: read as a bare dataset"))
     for name in ("StudyDate", "StudyTime"):
@@ -335,7 +350,15 @@ def _schema(all_tags: bool) -> pa.Schema:
 
 
 def _write_part(table: pa.Table, path: Path) -> None:
-    """Write under a hidden name, then rename: a part is whole or absent."""
+    """Write under a hidden name, then rename: a part is whole or absent.
+
+    The part's metadata names the keywords of its header_strings (and those every
+    dicom_metadata_string has), with their tags: the catalog makes them columns."""
+    keywords = set(STRING_COLUMNS)
+    for chunk in table.column("header_strings").chunks:
+        keywords.update(k for k in pc.unique(chunk.keys).to_pylist() if k is not None)
+    metadata = {**(table.schema.metadata or {}), STRINGS_KEY: json.dumps(keyword_tags(keywords))}
+    table = table.replace_schema_metadata(metadata)
     scratch = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, scratch, compression="zstd", compression_level=3)
     os.replace(scratch, path)
@@ -366,14 +389,19 @@ def has_images(mimic_cxr: Path) -> bool:
     return next(_walk(mimic_cxr / "files"), None) is not None
 
 
+def _entry(path: str, stat: os.stat_result) -> Entry:
+    return (path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
 def images_fingerprint(mimic_cxr: Path) -> str:
-    """A hash of the path, size and mtime of every image under mimic_cxr/files: what
-    decides whether a build must run this stage (one stat per image, nothing read)."""
+    """A hash of the path, size, mtime, ctime and inode of every image under
+    mimic_cxr/files: what decides whether a build must run this stage (one stat per
+    image, nothing read)."""
     digest = hashlib.sha256(DICOM_FORMAT.encode())
     inside = len(os.fspath(mimic_cxr)) + 1  # paths inside the folder: it may move
     for item in _walk(mimic_cxr / "files"):
-        stat = item.stat()
-        digest.update(f"{item.path[inside:]}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        line = "\t".join(str(field) for field in _entry(item.path[inside:], item.stat()))
+        digest.update(f"{line}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -394,8 +422,7 @@ def list_images(
         found: dict[str, Entry] = {}
         for item in _walk(mimic_cxr / "files"):
             path = Path(item.path).relative_to(mimic_cxr).as_posix()
-            stat = item.stat()
-            found[path] = (path, stat.st_size, stat.st_mtime_ns)
+            found[path] = _entry(path, item.stat())
         for path, entry in found.items():
             if path.endswith(".gz") and path[:-3] in found:
                 reason = f"the same image as {path[:-3].rsplit('/', 1)[-1]}, which was read instead"
@@ -414,12 +441,13 @@ def list_images(
             continue
         seen.add(listed)
         path, stat = listed, _stat(mimic_cxr / listed)
-        if stat is None:
-            path, stat = f"{listed}.gz", _stat(mimic_cxr / f"{listed}.gz")
+        if stat is None:  # listed .dcm, gzipped beside it; or listed .dcm.gz, gunzipped
+            other = listed.removesuffix(".gz") if listed.endswith(".gz") else f"{listed}.gz"
+            path, stat = other, _stat(mimic_cxr / other)
         if stat is None:
             rejects.append(Reject(str(mimic_cxr / listed), None, "image file not found", DROPPED))
             continue
-        entries.append((path, stat.st_size, stat.st_mtime_ns))
+        entries.append(_entry(path, stat))
         if parse_image_path(path) != (subject_id, study_id, dicom_id):
             reason = f"the record list gives subject {subject_id}, study {study_id}, {dicom_id}"
             rejects.append(Reject(str(mimic_cxr / path), None, reason, KEPT))
@@ -451,7 +479,7 @@ def _reuse(folder: Path, entries: list[Entry], all_tags: bool) -> tuple[list[Ent
         if _part_format(part) != wanted:
             part.unlink()
             continue
-        table = pq.read_table(part, columns=["path", "file_size", "file_mtime_ns"])
+        table = pq.read_table(part, columns=list(IDENTITY))
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         frames.append(frame.with_columns(part=pl.lit(part.name)))
@@ -460,10 +488,10 @@ def _reuse(folder: Path, entries: list[Entry], all_tags: bool) -> tuple[list[Ent
     existing = pl.concat(frames)
     current = pl.DataFrame(
         entries,
-        schema={"path": pl.String, "file_size": pl.Int64, "file_mtime_ns": pl.Int64},
+        schema={name: pl.String if name == "path" else pl.Int64 for name in IDENTITY},
         orient="row",
     )
-    keep = existing.join(current, on=["path", "file_size", "file_mtime_ns"], how="semi").unique(
+    keep = existing.join(current, on=list(IDENTITY), how="semi").unique(
         "path", keep="first", maintain_order=True
     )
     kept_by_part = keep.group_by("part").agg("path")

@@ -512,3 +512,57 @@ def acquisition_datetime(typed: dict) -> tuple[datetime | None, str | None]:
         if typed.get(day) is not None and typed.get(clock) is not None:
             return datetime.combine(typed[day], typed[clock]), f"{day}+{clock}"
     return None, None
+
+
+# ------------------------------------------------------------- every attribute as text
+
+# Columns mimic_cxr.dicom_metadata_string has whether or not any header holds them: those
+# public queries of physionet-data.mimic_cxr.dicom_metadata_string select, and those of
+# ATTRIBUTES. Any other top-level keyword found in the headers adds a column of its own.
+STRING_COLUMNS = (
+    "ImageType", "TableType", "DistanceSourceToDetector", "DistanceSourceToPatient",
+    "Exposure", "ExposureTime", "XRayTubeCurrent", "FieldOfViewRotation", "FieldOfViewOrigin",
+    "FieldOfViewHorizontalFlip", "BurnedInAnnotation", "RequestingService",
+    "DetectorPrimaryAngle", "DetectorElementPhysicalSize", "StudyID",
+    *(name for name, kind in ATTRIBUTES if kind != CODE),
+)  # fmt: skip
+
+
+@cache
+def top_level_keyword(tag: int) -> str | None:
+    """The keyword of a standard attribute; None for group lengths, private and unknown tags."""
+    if tag & 0xFFFF == 0 or (tag >> 16) & 1:
+        return None
+    return keyword_for_tag(tag) or None
+
+
+def keyword_tags(keywords: set[str]) -> dict[str, int]:
+    """Keyword -> tag, for ordering columns as the attributes are ordered in a header."""
+    return {keyword: tag_for_keyword(keyword) or 0 for keyword in keywords}
+
+
+def top_level_strings(
+    elements: Elements, decoder: Decoder
+) -> tuple[dict[str, str | None], list[str]]:
+    """Every standard top-level attribute by keyword, as text as written, and problems.
+
+    Text as `Decoder.text` gives it: padding removed, several values joined by a
+    backslash as DICOM writes them (ImageType `ORIGINAL\\PRIMARY`), binary numbers in
+    decimal; None for binary data (OB, OW, ...). A sequence gives its number of
+    items, as mimic-code's export_metadata.py writes sequences in its flat table.
+    """
+    strings: dict[str, str | None] = {}
+    problems: list[str] = []
+    for tag, raw in elements.items():
+        keyword = top_level_keyword(tag)
+        if keyword is None:
+            continue
+        if is_sequence(raw):
+            try:
+                strings[keyword] = str(len(sequence_items(raw)))
+            except (BadValue, struct.error) as error:
+                strings[keyword] = None
+                problems.append(f"{keyword}: unreadable sequence ({error})")
+        else:
+            strings[keyword] = decoder.text(raw)
+    return strings, problems

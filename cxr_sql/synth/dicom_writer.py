@@ -21,6 +21,7 @@ VIEW_CODES = {
 }
 ORIENTATION_CODES = {"Erect": "F-10440", "Recumbent": "F-10450"}
 PATIENT_ORIENTATION = {"PA": ["P", "L"], "AP": ["A", "R"], "LATERAL": ["A", "F"], "LL": ["A", "F"]}
+PORTABLE_VIEWS = ("AP", "")  # taken at the bedside: a shorter source-to-detector distance
 
 
 def _uid(kind: int, hex_digits: str) -> str:
@@ -64,12 +65,13 @@ def dicom_dataset(image: Image, subject_id: int, study_id: int) -> Dataset:
     ds.PatientID = str(subject_id)
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
-    ds.StudyID = ""
+    ds.StudyID = str(study_id)
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
     ds.BodyPartExamined = "CHEST"
     ds.ViewPosition = image.view_position
     ds.PatientOrientation = PATIENT_ORIENTATION.get(image.view_position, "")
+    _set_acquisition(ds, image)
     ds.PerformedProcedureStepDescription = image.procedure
     ds.ProcedureCodeSequence = [_code("71046", image.procedure, "C4")]
     ds.ViewCodeSequence = (
@@ -92,6 +94,28 @@ def dicom_dataset(image: Image, subject_id: int, study_id: int) -> Dataset:
     row = b"".join(bytes((v, 0x01)) for v in ramp)
     ds.PixelData = row * image.rows
     return ds
+
+
+def _set_acquisition(ds: Dataset, image: Image) -> None:
+    """The x-ray technique attributes BigQuery users select, with values of the usual kinds:
+    multi-valued (ImageType, FieldOfViewOrigin, DetectorElementPhysicalSize), decimal
+    strings, integer strings, code strings; varied per image by its dicom_id."""
+    spread = int(image.dicom_id[:8], 16)
+    portable = image.view_position in PORTABLE_VIEWS
+    ds.ImageType = ["DERIVED", "PRIMARY"] if spread % 5 == 0 else ["ORIGINAL", "PRIMARY"]
+    ds.DistanceSourceToDetector = "1000" if portable else "1800"
+    ds.DistanceSourceToPatient = f"{(900 if portable else 1650) + spread % 50}.5"
+    ds.ExposureTime = str(5 + spread % 20)
+    ds.XRayTubeCurrent = str(200 + spread % 200)
+    ds.Exposure = str(1 + spread % 8)
+    ds.ImagerPixelSpacing = ["0.139", "0.139"]
+    ds.DetectorPrimaryAngle = "0"
+    ds.DetectorElementPhysicalSize = ["0.139", "0.139"]
+    ds.FieldOfViewOrigin = ["0", str(spread % 3 * 12)]
+    ds.FieldOfViewRotation = "90" if spread % 7 == 0 else "0"
+    ds.FieldOfViewHorizontalFlip = "YES" if spread % 11 == 0 else "NO"
+    ds.BurnedInAnnotation = "NO"
+    ds.RequestingService = "___"
 
 
 def dicom_bytes(image: Image, subject_id: int, study_id: int, *, gzipped: bool) -> bytes:
