@@ -274,7 +274,8 @@ def _fill(
 ) -> None:
     elements = header.elements
     decoder = Decoder.for_elements(elements)
-    typed, text, found = read_attributes(elements, decoder)
+    strings, unreadable_sequences = top_level_strings(elements, decoder)
+    typed, text, found = read_attributes(elements, decoder, strings)
     syntax = decoder.text(header.meta.get(TRANSFER_SYNTAX_UID)) or ""
     text["TransferSyntaxUID"] = syntax or None
     row.update(typed)
@@ -282,7 +283,6 @@ def _fill(
     row["transfer_syntax_uid"] = syntax or None
     row["header_bytes"] = header.pixel_offset
     row["header_text"] = text
-    strings, unreadable_sequences = top_level_strings(elements, decoder)
     row["header_strings"] = list(strings.items())
     problems += [_problem(p) for p in found + unreadable_sequences]
     if header.bare:

@@ -474,8 +474,11 @@ def _typed(kind: str, written: str | None):
     return values  # STRINGS
 
 
-def read_attributes(elements: Elements, decoder: Decoder) -> tuple[dict, dict, list[str]]:
-    """Typed values, values as written, and problems, for every attribute of ATTRIBUTES.
+def read_attributes(
+    elements: Elements, decoder: Decoder, strings: dict[str, str | None]
+) -> tuple[dict, dict, list[str]]:
+    """Typed values, values as written, and problems, for every attribute of ATTRIBUTES;
+    `strings` are the header's values as written (top_level_strings), decoded once.
 
     A text value is None when the attribute is absent; a typed value is None when it
     is absent, empty or unparseable (the last with a problem naming it)."""
@@ -489,7 +492,7 @@ def read_attributes(elements: Elements, decoder: Decoder) -> tuple[dict, dict, l
             if problem:
                 problems.append(problem)
         else:
-            written = decoder.text(raw)
+            written = strings.get(name)
         text[name] = written
         try:
             typed[name] = _typed(kind, written)
