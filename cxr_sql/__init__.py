@@ -4,6 +4,14 @@ from importlib.metadata import version
 
 __version__ = version("cxr-sql")
 
-from cxr_sql.warehouse import connect
-
 __all__ = ["__version__", "connect"]
+
+
+def __getattr__(name: str):
+    """`cxr_sql.connect` is imported on first use: the report workers, which import this
+    package, never need DuckDB (importing it costs each of them about 0.25 s)."""
+    if name == "connect":
+        from cxr_sql.warehouse import connect
+
+        return connect
+    raise AttributeError(f"module 'cxr_sql' has no attribute {name!r}")

@@ -41,6 +41,7 @@ RULES_FILE = Path(__file__).resolve().parent.parent / "data" / "mimic_code_study
 
 _HEADER = re.compile(r"\n ([A-Z ()/,-]+):\s")
 _PARAGRAPH = "\n \n"
+_DROPPED_WHEN_EMPTY = ("impression", "findings")
 _ONLY_HERE = {"ndication": "impression"}
 
 
@@ -65,40 +66,29 @@ def as_read(text: str) -> str:
 
 
 def mimic_code_columns(text: str) -> tuple[str | None, str | None, str | None, str | None]:
-    """impression, findings, last_paragraph, comparison of one report (read as text)."""
-    names: list[str] = []
-    bodies: list[str] = []
-    previous_end = -1
-    previous_name = "preamble"
+    """impression, findings, last_paragraph, comparison of one report (read as text).
+    Sections are kept as spans; only the text of the four columns is copied out."""
+    spans: list[tuple[str, int, int]] = []  # name, start, end
+    name, start = "preamble", 0
+    first = True
     for match in _HEADER.finditer(text):
-        start = match.start()
-        if previous_end < 0:
-            names.append("preamble")
-            bodies.append(text[: match.start(1)])
-        else:
-            names.append(previous_name)
-            bodies.append(text[previous_end:start])
-        previous_name = _name(match.group(1))
-        previous_end = match.end()
-    if previous_end < 0:
-        names.append("full report")
-        bodies.append(text)
-    else:
-        names.append(previous_name)
-        bodies.append(text[previous_end:])
-    for i in range(len(names) - 1, -1, -1):
-        if names[i] in ("impression", "findings") and not bodies[i].strip():
-            del names[i]
-            del bodies[i]
-    if "impression" not in names and "findings" not in names and _PARAGRAPH in bodies[-1]:
-        head, _, rest = bodies[-1].partition(_PARAGRAPH)
-        bodies[-1] = head
-        names.append("last_paragraph")
-        bodies.append(rest)
-    found: dict[str, str] = {}
-    for name, body in zip(names, bodies, strict=True):
-        if name in COLUMNS:
-            found[name] = body  # the last one of each name wins
+        spans.append((name, start, match.start(1) if first else match.start()))
+        first = False
+        name, start = _name(match[1]), match.end()
+    spans.append(("full report" if first else name, start, len(text)))
+    spans = [
+        span
+        for span in spans
+        if span[0] not in _DROPPED_WHEN_EMPTY or text[span[1] : span[2]].strip()
+    ]
+    names = {span[0] for span in spans}
+    if "impression" not in names and "findings" not in names:
+        name, start, end = spans[-1]
+        cut = text.find(_PARAGRAPH, start, end)
+        if cut >= 0:
+            spans[-1] = (name, start, cut)
+            spans.append(("last_paragraph", cut + len(_PARAGRAPH), end))
+    found = {name: (start, end) for name, start, end in spans if name in COLUMNS}  # last wins
     return tuple(  # type: ignore[return-value]
-        found[name].strip() if name in found else None for name in COLUMNS
+        text[found[name][0] : found[name][1]].strip() if name in found else None for name in COLUMNS
     )
