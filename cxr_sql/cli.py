@@ -543,14 +543,32 @@ def _translate_parser(commands: argparse._SubParsersAction) -> None:
             "`cxr-sql render` wrote map to mimic_cxr_derived without it"
         ),
     )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "refuse datasets and tables this warehouse does not hold (default: check the "
+            "datasets against those a warehouse can hold, not the tables)"
+        ),
+    )
     parser.set_defaults(run=_run_translate)
 
 
 def _run_translate(args: argparse.Namespace) -> int:
     import sqlglot
 
+    from cxr_sql.bigquery.names import DATASETS, warehouse_tables
     from cxr_sql.bigquery.translate import Refused, translate
+    from cxr_sql.warehouse import catalog_path
 
+    datasets, tables = DATASETS, None
+    if args.warehouse is not None:
+        try:
+            tables = warehouse_tables(catalog_path(args.warehouse))
+        except FileNotFoundError as error:
+            return _fail(str(error))
+        datasets = tuple(sorted({name.split(".")[0] for name in tables}))
     dataset_map = {}
     for entry in args.dataset_map:
         dataset, _, schema = entry.partition("=")
@@ -559,7 +577,7 @@ def _run_translate(args: argparse.Namespace) -> int:
         dataset_map[dataset] = schema
     try:
         text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text()
-        print(translate(text, dataset_map), end="")
+        print(translate(text, dataset_map, datasets, tables), end="")
     except OSError as error:
         return _fail(f"{args.file}: {error.strerror}")
     except sqlglot.errors.SqlglotError as error:

@@ -141,6 +141,28 @@ def test_translated_bigquery_gives_the_same_rows(warehouse: Path, tmp_path: Path
     assert translated == expected and len(expected) > 5
 
 
+def test_translate_checks_tables_against_the_warehouse(warehouse: Path, tmp_path: Path) -> None:
+    source = tmp_path / "query.sql"
+    source.write_text(BIGQUERY)
+    done = run_cli("translate", str(source), "--warehouse", str(warehouse))
+    assert done.returncode == 0, done.stderr
+    source.write_text("SELECT *\nFROM `physionet-data.mimiciv_derived.icustay_detail`")
+    no_concepts = run_cli("translate", str(source), "--warehouse", str(warehouse))
+    assert no_concepts.returncode == 2
+    assert "line 2: dataset physionet-data.mimiciv_derived: not a dataset" in no_concepts.stderr
+    assert "mimiciv_3_1_hosp, mimiciv_3_1_icu, mimiciv_ed" in no_concepts.stderr
+    source.write_text("SELECT * FROM `physionet-data.mimiciv_hosp.labevnts`")
+    missing = run_cli("translate", str(source), "--warehouse", str(warehouse))
+    assert missing.returncode == 2
+    assert "table physionet-data.mimiciv_hosp.labevnts: not in this warehouse" in missing.stderr
+    assert "admissions" in missing.stderr
+    source.write_text("SELECT * FROM `physionet-data.mimiciv_3_1_hosp.admissions`")
+    versioned = run_cli("translate", str(source), "--warehouse", str(warehouse))
+    assert versioned.returncode == 0 and "mimiciv_3_1_hosp.admissions" in versioned.stdout
+    nowhere = run_cli("translate", str(source), "--warehouse", str(tmp_path))
+    assert nowhere.returncode == 2 and "no warehouse here" in nowhere.stderr
+
+
 def test_translate_reports_unreadable_sql(tmp_path: Path) -> None:
     source = tmp_path / "bad.sql"
     source.write_text("SELECT (((")

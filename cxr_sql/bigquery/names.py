@@ -5,6 +5,10 @@ MIMIC-IV releases there with the schema each maps to here, and the views
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
+
 from cxr_sql.catalog import DERIVED
 
 SOURCE_PROJECT = "physionet-data"
@@ -45,3 +49,13 @@ RENDERED = (
     "qa_study_time_spread",
     "qa_ambiguous_links",
 )
+
+
+def warehouse_tables(catalog: Path) -> frozenset[str]:
+    """`schema.table` of every view and table a warehouse's catalog holds."""
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        rows = con.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal "
+            "UNION SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal"
+        ).fetchall()
+    return frozenset(f"{schema}.{table}" for schema, table in rows)

@@ -106,9 +106,13 @@ def _name(node: exp.Expression) -> str:
 
 
 def _map_tables(
-    tree: exp.Expression, dataset_map: Mapping[str, str], datasets: tuple[str, ...]
+    tree: exp.Expression,
+    dataset_map: Mapping[str, str],
+    datasets: tuple[str, ...],
+    tables: frozenset[str] | None,
 ) -> None:
-    """Point every table at this warehouse's schema, or refuse its dataset."""
+    """Point every table at this warehouse's schema, or refuse its dataset (or, when the
+    warehouse's `tables` are given, a table it does not hold)."""
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         if not table.args.get("db"):
@@ -141,6 +145,13 @@ def _map_tables(
                 f"dataset {qualified}",
                 f"unknown here; map it with --dataset-map {qualified}=SCHEMA "
                 f"(schemas: {', '.join(datasets)})",
+            )
+        if tables is not None and f"{schema}.{table.name}" not in tables:
+            held = sorted(name.split(".")[1] for name in tables if name.startswith(f"{schema}."))
+            raise _refuse(
+                table,
+                f"table {qualified}.{table.name}",
+                f"not in this warehouse ({schema} holds: {', '.join(held) or 'nothing'})",
             )
         table.set("db", exp.to_identifier(schema))
         table.set("catalog", None)
@@ -453,10 +464,14 @@ def _rewrite(tree: exp.Expression) -> exp.Expression:
 
 
 def translate(
-    sql: str, dataset_map: Mapping[str, str] | None = None, datasets: tuple[str, ...] = DATASETS
+    sql: str,
+    dataset_map: Mapping[str, str] | None = None,
+    datasets: tuple[str, ...] = DATASETS,
+    tables: frozenset[str] | None = None,
 ) -> str:
     """DuckDB SQL for a BigQuery query on physionet-data tables; Refused if a construct's
-    BigQuery meaning cannot be kept. `datasets`: the schemas the warehouse holds."""
+    BigQuery meaning cannot be kept. `datasets`: the schemas the warehouse holds;
+    `tables`: its `schema.table` names, to refuse a table it lacks (None: not checked)."""
     statements = [statement for statement in sqlglot.parse(sql, read="bigquery") if statement]
     out = []
     for statement in statements:
@@ -467,7 +482,7 @@ def translate(
                 construct,
                 "only queries are translated (BigQuery scripting such as DECLARE/SET is not)",
             )
-        _map_tables(statement, dataset_map or {}, datasets)
+        _map_tables(statement, dataset_map or {}, datasets, tables)
         annotate_types(statement, schema=sqlglot_schema(), dialect="bigquery")
         out.append(_rewrite(statement).sql(dialect="duckdb", pretty=True))
     return ";\n\n".join(out) + "\n"
