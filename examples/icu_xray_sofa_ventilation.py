@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import cxr_sql
+from cxr_sql import owner_only
 
 CONCEPTS = ("sofa", "ventilation", "norepinephrine_equivalent_dose", "kdigo_creatinine")
 AT_THE_XRAY = """
@@ -94,8 +96,8 @@ def main() -> int:
     print(f"on vasopressors at the time: {on_pressors}")
     print(f"with a creatinine before it: {studies['creatinine'].is_not_null().sum()}")
     print(studies.group_by("ventilation_status").len().sort("len", descending=True))
-    if args.out:
-        studies.write_csv(args.out)
+    if args.out:  # values of credentialed data: readable by its owner only
+        owner_only.write_text(Path(args.out), studies.write_csv())
         print(f"wrote {args.out}")
     return 0
 

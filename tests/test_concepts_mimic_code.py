@@ -114,6 +114,7 @@ def test_example_reads_the_concepts_at_each_xray(demo_with_chartevents: Path, tm
     )
     assert done.returncode == 0, done.stderr
     assert "chest x-rays taken in an ICU stay" in done.stdout
+    assert out.stat().st_mode & 0o777 == 0o600
     import duckdb
 
     with duckdb.connect(str(demo_with_chartevents / "mimic.duckdb"), read_only=True) as con:
