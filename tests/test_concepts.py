@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cxr_sql.bigquery.concept_files import ConceptError, build_order, read_concepts
 from cxr_sql.build import EXIT_BAD_INPUT, EXIT_OK, BuildOptions, run_build
-from tests.helpers import BUNDLED_DEMO, VENV_BIN, duckdb_cli, run_cli
+from tests.helpers import BUNDLED_DEMO, REPO, VENV_BIN, duckdb_cli, run_cli
 
 # Written for these tests (never copied from mimic-code), in BigQuery's dialect.
 STAY_AGES = """
@@ -209,7 +210,10 @@ def test_failed_concept_is_retried_and_others_reused(tmp_path: Path) -> None:
 
 
 def test_releases_side_by_side(tmp_path: Path) -> None:
-    folder = write_concepts(tmp_path / "concepts", {"d/stay_ages.sql": STAY_AGES})
+    charted = "SELECT stay_id FROM `physionet-data.mimiciv_icu.chartevents`"
+    folder = write_concepts(
+        tmp_path / "concepts", {"d/stay_ages.sql": STAY_AGES, "s/sofa.sql": charted}
+    )
     warehouse = tmp_path / "warehouse"
     build(warehouse, folder)
     build(warehouse, folder, mimiciv_version="3.1")
@@ -221,6 +225,19 @@ def test_releases_side_by_side(tmp_path: Path) -> None:
         assert int(n[0]) == 140
     record = json.loads((warehouse / "build.json").read_text())
     assert {"concepts 2.2", "concepts 3.1"} <= set(record["fingerprints"])
+
+    example = REPO / "examples" / "icu_xray_sofa_ventilation.py"
+    done = subprocess.run(
+        [sys.executable, str(example), "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        "mimiciv_derived.sofa: skipped: reads mimiciv_icu.chartevents (not in the warehouse)\n"
+        "  mimiciv_derived.ventilation: not built; cxr-sql build --concepts DIR"
+    ) in done.stderr
 
 
 def test_cli_refuses_a_folder_without_concepts(tmp_path: Path) -> None:
