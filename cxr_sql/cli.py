@@ -400,6 +400,7 @@ def _run_check(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         return _fail(str(error))
     with con:
+        con.execute("SET enable_progress_bar = false")  # DuckDB's bar would go to stdout
         findings = report(con)
         print(render(findings))
         if args.html is not None:

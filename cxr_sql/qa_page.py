@@ -26,7 +26,7 @@ TEMPLATE = """<!doctype html>
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 .facts { columns: 2; } .facts div { break-inside: avoid; } .facts ul { margin-top: 0.2em; }
-.caption { color: #555; } .missing, .warnings { color: #a33; }
+.caption, .missing { color: #555; } .failed, .warnings { color: #a33; }
 </style>
 <script>{{ plotly_js | safe }}</script>
 </head>
@@ -47,7 +47,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 {{ chart.figure.to_html(full_html=False, include_plotlyjs=False, div_id="chart-" ~ chart.name,
                         config={"displaylogo": False}) | safe }}
 {%- else %}
-<p class="missing">{{ chart.missing }}</p>
+<p class="missing{{ ' failed' if chart.failed }}">{{ chart.missing }}</p>
 {%- endif %}
 </section>
 {%- endfor %}
