@@ -65,6 +65,8 @@ from cxr_sql.ingest.report_sources import (
 )
 from cxr_sql.ingest.reports import build_reports
 from cxr_sql.ingest.sections import SECTIONER_VERSION
+from cxr_sql.ingest.source_files import csv_file
+from cxr_sql.mimic_ids import IMAGE_PATH_RE
 from cxr_sql.publish import (
     CATALOG,
     build_lock,
@@ -219,14 +221,20 @@ def _tree_has_reports(files: Path) -> bool:
 def _images_present(cxr: Path) -> bool:
     """Whether the MIMIC-CXR folder holds images: the first record-list paths (as .dcm or
     .dcm.gz) tell at once; without a record list, the tree is walked to the first one."""
-    record_list = cxr / cxr_lists.RECORD_LIST
-    if not record_list.is_file():
+    try:
+        record_list = csv_file(cxr, cxr_lists.RECORD_LIST)
+    except SourceError:  # the lists stage says why
+        record_list = None
+    if record_list is None or not record_list.is_file():
         return has_images(cxr)
     try:
         head = pl.read_csv(record_list, n_rows=IMAGE_PROBE, columns=["path"], infer_schema=False)
     except (pl.exceptions.PolarsError, OSError):
         return has_images(cxr)
-    return any((cxr / path).exists() or (cxr / f"{path}.gz").exists() for path in head["path"])
+    paths = [path for path in head["path"] if path and IMAGE_PATH_RE.fullmatch(path)]
+    if not paths:  # never stat() what the list says unless it is an image path
+        return has_images(cxr)
+    return any((cxr / path).exists() or (cxr / f"{path}.gz").exists() for path in paths)
 
 
 def module_folder(options: BuildOptions, module: str) -> Path | None:
@@ -278,11 +286,7 @@ class _Build:
             lists_print = text_fingerprint(
                 CODE_VERSION,
                 files_fingerprint(
-                    _present(
-                        cxr / cxr_lists.STUDY_LIST,
-                        cxr / cxr_lists.RECORD_LIST,
-                        cxr / cxr_lists.PROVIDER_LIST,
-                    )
+                    _present(*(cxr / f"{n}{gz}" for n in cxr_lists.LISTS for gz in ("", ".gz")))
                 ),
             )
             stages.append(Stage("lists", lists_print, self.lists))
@@ -329,7 +333,7 @@ class _Build:
             published = published_tables(self.published / MIMICIV / module / release)
             for table in lost_tables(module, folder, tables, published, options.dropped_tables):
                 self.losses[f"{module}.{table}"] = folder
-        files = [path for table in tables if (path := table_file(folder, table)) is not None]
+        files = [p for t in tables for p in _present(folder / f"{t}.csv.gz", folder / f"{t}.csv")]
         name = f"{module} {release}"
         self.releases[module] = release
         print_ = text_fingerprint(CODE_VERSION, release, ",".join(tables), files_fingerprint(files))
@@ -581,7 +585,7 @@ def _report_problems(
     if study_list is None:
         return problems
     assert options.mimic_cxr is not None
-    listed = str(options.mimic_cxr / cxr_lists.STUDY_LIST)
+    listed = str(cxr_lists.list_file(options.mimic_cxr, cxr_lists.STUDY_LIST))
     problems += [
         Reject(source.where(path), None, "no row in the study list", KEPT)
         for path in reports.join(study_list, on="study_id", how="anti")["path"]

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 
 def files_fingerprint(files: Iterable[Path]) -> str:
-    """Names, sizes and modification times of the files (no content is read)."""
+    """Names and identities of the files (size, mtime, ctime, inode: what a rewrite in place
+    or a copy with `cp -p` changes); no content is read, no folder name taken in."""
     digest = hashlib.sha256()
     for path in sorted(files):
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{path.name}\0{file_identity(path.stat())}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def file_identity(stat: os.stat_result) -> str:
+    """What changes whenever a file's content can have: size, mtime, ctime and inode
+    (`cp -p` or `touch -r` restore an mtime, never a ctime or an inode)."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
 def text_fingerprint(*parts: object) -> str:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # polars is imported where the expressions are built: workers
 SUBJECT_ID_RE = re.compile(r"1\d{7}")
 STUDY_ID_RE = re.compile(r"5\d{7}")
 DICOM_ID_RE = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{8}){4}")
+IMAGE_PATH_RE = re.compile(
+    rf"files/p1\d/p{SUBJECT_ID_RE.pattern}/s{STUDY_ID_RE.pattern}/{DICOM_ID_RE.pattern}\.dcm"
+)
 
 SUBJECT_ID_RANGE = (10_000_000, 20_000_000)
 STUDY_ID_RANGE = (50_000_000, 60_000_000)

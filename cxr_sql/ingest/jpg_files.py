@@ -17,6 +17,7 @@ import polars as pl
 
 from cxr_sql.ingest.csv_source import LINE, read_csv_gz
 from cxr_sql.ingest.problems import KEPT, Reject
+from cxr_sql.ingest.source_files import one_release
 from cxr_sql.ingest.validation import RowsResult, validate_rows
 
 METADATA_COLUMNS = (
@@ -34,11 +35,14 @@ METADATA_COLUMNS = (
     "PatientOrientationCodeSequence_CodeMeaning",
 )
 LABEL_VALUES = ("1.0", "0.0", "-1.0", "1", "0", "-1")
+CSV_ENDINGS = (".csv", ".csv.gz")
 
 
-def newest(folder: Path, pattern: str) -> Path | None:
-    """The file of the newest release matching `mimic-cxr-*-<kind>` (2.1.0 over 2.0.0)."""
-    found = sorted(folder.glob(pattern))
+def newest(folder: Path, kind: str) -> Path | None:
+    """The file of the newest release of `mimic-cxr-*-<kind>.csv(.gz)` (2.1.0 over 2.0.0);
+    a release present both gzipped and not is an error naming both."""
+    found = [p for p in folder.glob(f"mimic-cxr-*-{kind}.csv*") if p.name.endswith(CSV_ENDINGS)]
+    found = one_release(sorted(found, key=lambda p: p.name.removesuffix(".gz")))
     return found[-1] if found else None
 
 
@@ -71,7 +75,7 @@ def _typed_time(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_metadata(folder: Path) -> RowsResult | None:
-    path = newest(folder, "mimic-cxr-*-metadata.csv.gz")
+    path = newest(folder, "metadata")
     if path is None:
         return None
     frame = read_csv_gz(path, METADATA_COLUMNS)
@@ -112,7 +116,7 @@ def read_labels(path: Path | None) -> RowsResult | None:
 
 
 def read_split(folder: Path) -> RowsResult | None:
-    path = newest(folder, "mimic-cxr-*-split.csv.gz")
+    path = newest(folder, "split")
     if path is None:
         return None
     frame = read_csv_gz(path, ("dicom_id", "study_id", "subject_id", "split"))
@@ -128,9 +132,9 @@ def read_jpg_tables(folder: Path) -> dict[str, RowsResult]:
     """Every MIMIC-CXR-JPG table present in the folder, by BigQuery table name."""
     found = {
         "metadata": read_metadata(folder),
-        "chexpert": read_labels(newest(folder, "mimic-cxr-*-chexpert.csv.gz")),
-        "negbio": read_labels(newest(folder, "mimic-cxr-*-negbio.csv.gz")),
+        "chexpert": read_labels(newest(folder, "chexpert")),
+        "negbio": read_labels(newest(folder, "negbio")),
         "split": read_split(folder),
-        "test_set_labeled": read_labels(newest(folder, "mimic-cxr-*-test-set-labeled.csv*")),
+        "test_set_labeled": read_labels(newest(folder, "test-set-labeled")),
     }
     return {name: result for name, result in found.items() if result is not None}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 from cxr_sql.fingerprint import files_fingerprint
 from cxr_sql.ingest.mimiciv_schema import OPTIONAL_COLUMNS, header_of
 from cxr_sql.ingest.problems import DROPPED, Reject, SourceError, rejects_table
+from cxr_sql.ingest.source_files import VerifiedWhileRead, csv_file, verify_gzip
 from cxr_sql.ingest.typed_csv import line_of, misfit, read_types, select_list, sql_string
 from cxr_sql.mimiciv_ddl import duckdb_types
 
@@ -42,9 +44,12 @@ class ModuleResult:
     rejects: list[Reject] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # requested tables with no file
     inferred: list[str] = field(default_factory=list)  # tables typed by detection
+    plain: list[str] = field(default_factory=list)  # tables read from a .csv, not a .csv.gz
 
 
 def table_file(folder: Path, table: str) -> Path | None:
+    """Whether the table has a file: `<table>.csv.gz` or `<table>.csv` (the build then
+    refuses both at once, see build_module), None when neither is."""
     for name in (f"{table}.csv.gz", f"{table}.csv"):
         if (folder / name).is_file():
             return folder / name
@@ -52,7 +57,8 @@ def table_file(folder: Path, table: str) -> Path | None:
 
 
 def available_tables(folder: Path) -> list[str]:
-    names = {p.name.removesuffix(".gz").removesuffix(".csv") for p in folder.glob("*.csv*")}
+    found = [p.name for p in folder.glob("*.csv*") if p.name.endswith((".csv", ".csv.gz"))]
+    names = {name.removesuffix(".gz").removesuffix(".csv") for name in found}
     return sorted(names)
 
 
@@ -62,7 +68,11 @@ def _columns_for(module: str, table: str, path: Path) -> dict[str, str] | None:
     ddl = duckdb_types(module, table)
     if ddl is None:
         return None
-    header = header_of(path)
+    try:
+        header = header_of(path)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as error:
+        verify_gzip(path)  # the clearer reason, when the gzip is damaged
+        raise SourceError(str(path), f"cannot read the header ({error})", line=1) from None
     names = [column.lower() for column in header]
     optional = OPTIONAL_COLUMNS.get((module, table), set())
     missing = [c for c in ddl if c not in names and c not in optional]
@@ -96,6 +106,7 @@ def _copy_table(
     con: duckdb.DuckDBPyConnection, module: str, table: str, path: Path, target: Path
 ) -> tuple[int, list[Reject], bool]:
     """Write one table's Parquet; returns rows written, rejects, typed by inference."""
+    guard = VerifiedWhileRead(path)  # a regular file (a FIFO would hang the reader)
     columns = _columns_for(module, table, path)
     options = ["header = true", "store_rejects = true", "rejects_table = 'cxr_rejects'"]
     options += ["rejects_scan = 'cxr_scans'", "rejects_limit = 0"]
@@ -109,11 +120,12 @@ def _copy_table(
     part = target / "part-0.parquet"
     try:
         con.execute("DROP TABLE IF EXISTS cxr_rejects; DROP TABLE IF EXISTS cxr_scans")
-        select = select_list(columns) if columns is not None else _inferred_select(con, scan)
-        con.execute(
-            f"COPY (SELECT {select} FROM {scan}) "
-            f"TO {sql_string(str(part))} (FORMAT parquet, COMPRESSION zstd)"
-        )
+        with guard:  # DuckDB's reader takes a cut gzip as a short file: checked beside it
+            select = select_list(columns) if columns is not None else _inferred_select(con, scan)
+            con.execute(
+                f"COPY (SELECT {select} FROM {scan}) "
+                f"TO {sql_string(str(part))} (FORMAT parquet, COMPRESSION zstd)"
+            )
         errors = con.execute(
             "SELECT line, column_name, error_type, error_message FROM cxr_rejects ORDER BY line"
         ).fetchall()
@@ -156,7 +168,7 @@ def build_module(
     with duckdb.connect() as con:
         con.execute("SET threads = 2; SET memory_limit = '4GB'")
         for table in tables:
-            path = table_file(folder, table)
+            path = csv_file(folder, f"{table}.csv")  # both .csv.gz and .csv: SourceError
             if path is None:
                 result.missing.append(table)
                 continue
@@ -167,6 +179,8 @@ def build_module(
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise
             result.rows[table] = rows
+            if path.suffix == ".csv":
+                result.plain.append(table)
             result.rejects += rejects
             if inferred:
                 result.inferred.append(table)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from pathlib import Path
 
 # What the linking needs; anything else is loaded when asked for (--tables, --all).
@@ -33,20 +34,26 @@ def release_from_path(folder: Path) -> str | None:
 
 
 def release_from_patients(patients_file: Path) -> str:
-    """3.1 when anchor_year_group reaches 2020 - 2022 (added in 3.0), else 2.2."""
-    with (
-        gzip.open(patients_file, "rt")
-        if patients_file.suffix == ".gz"
-        else open(patients_file) as handle
-    ):
-        for line in handle:
-            if "2020 - 2022" in line:
-                return "3.1"
+    """3.1 when anchor_year_group reaches 2020 - 2022 (added in 3.0), else 2.2; 3.1 when
+    the file cannot be read (the hosp stage then stops on it, naming why)."""
+    if not patients_file.is_file():
+        return "3.1"
+    try:
+        with (
+            gzip.open(patients_file, "rt")
+            if patients_file.suffix == ".gz"
+            else open(patients_file) as handle
+        ):
+            for line in handle:
+                if "2020 - 2022" in line:
+                    return "3.1"
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error):
+        return "3.1"
     return "2.2"
 
 
 def header_of(path: Path) -> list[str]:
     """The column names on the first line of a CSV(.gz)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as handle:  # type: ignore[operator]
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:  # type: ignore[operator]
         return handle.readline().strip().split(",")
