@@ -318,7 +318,9 @@ class _Build:
         except SourceError as error:
             return f"unreadable: {error}"  # the stage will run and report it
         prints = [f"{g}={group_fingerprint(source, g)}" for g in groups]
-        return text_fingerprint(source.kind, source.location, *prints, *stray)
+        # the resolved location: the same sources spelled another way are the same input
+        inside = [where.removeprefix(str(source.location)) for where in stray]
+        return text_fingerprint(source.kind, source.location.resolve(), *prints, *inside)
 
     def _module_stage(self, module: str) -> Stage:
         folder = module_folder(self.options, module)
@@ -368,6 +370,7 @@ class _Build:
         if provider is not None:
             summary.rows["provider_list"] = self.write_table("provider_list", provider.rows)
             rejects += provider.rejects
+        _note_plain_csv(summary, [r.file for r in (study, record, provider) if r is not None])
         return rejects
 
     def reports(self, summary: StageSummary) -> list[Reject]:
@@ -425,6 +428,7 @@ class _Build:
         for name, result in tables.items():
             summary.rows[name] = self.write_table(name, result.rows.drop(LINE))
             rejects += result.rejects
+        _note_plain_csv(summary, [result.file for result in tables.values()])
         return rejects
 
     def missing_module(self, module: str) -> Callable[[StageSummary], list[Reject]]:
@@ -446,6 +450,7 @@ class _Build:
                 f"{module}.{table}: no published DDL lists this table; its types were inferred"
                 for table in result.inferred
             ]
+            _note_plain_csv(summary, [str(folder / f"{table}.csv") for table in result.plain])
             return result.rejects
 
         return work
@@ -563,6 +568,13 @@ class _Build:
         derived.mkdir(parents=True, exist_ok=True)
         chosen = {"link_window_hours": self.options.link_window_hours}
         (derived / METADATA_JSON).write_text(json.dumps(chosen, indent=2) + "\n")
+
+
+def _note_plain_csv(summary: StageSummary, files: list[str]) -> None:
+    """Name the files read as plain .csv: PhysioNet ships .csv.gz, so these are worth a word."""
+    plain = [Path(file).name for file in files if file.endswith(".csv")]
+    if plain:
+        summary.notes.append(f"read {', '.join(plain)} (not gzipped)")
 
 
 def _report_problems(

@@ -199,6 +199,7 @@ def _run_build(args: argparse.Namespace) -> int:
     from cxr_sql.build import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, BuildFailed, run_build
     from cxr_sql.config import ConfigError, build_options, load_config, remembered_line
     from cxr_sql.publish import BuildBusy
+    from cxr_sql.source_layout import folder_problem
     from cxr_sql.table_choice import TableChoiceError
 
     try:
@@ -222,6 +223,8 @@ def _run_build(args: argparse.Namespace) -> int:
             remembered = flag[2:].replace("-", "_") in options.remembered
             _fail(f"{flag} {folder}{' (from build.json)' if remembered else ''}: no such folder")
             return EXIT_USAGE
+        if folder is not None and (problem := folder_problem(flag, folder)):
+            return _fail(problem)
     if options.concepts is not None:
         try:
             concepts_folder(options.concepts)

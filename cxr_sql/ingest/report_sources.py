@@ -4,10 +4,12 @@ Both are read in groups, one per `pNN` folder, so that processes can share the
 work and each group becomes one Parquet part. A zip is read in place, member by
 member; nothing is unpacked to disk.
 
-Each file has a key that changes when it does: size and modification time in
-the tree, CRC and size in the zip. A rebuild reads only files whose key
-changed; in the tree, a patient folder whose modification time is unchanged
-(no report added, removed or renamed in it) is not even listed again.
+Each file has a key that changes when it does: in the tree its identity (size,
+mtime, ctime and inode, so that a report rewritten in place, restored with
+`cp -p`, or made readable again is noticed), in the zip CRC and size. A rebuild
+reads only files whose key changed. In the tree, a symlink leading out of the
+MIMIC-CXR folder and anything that is not a regular file (a FIFO would block
+the reader) is rejected, never opened.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cxr_sql.fingerprint import file_identity
 from cxr_sql.ingest.problems import SourceError
 
 REPORTS_ZIP = "mimic-cxr-reports.zip"
@@ -57,16 +61,8 @@ class Entry:
     where: str  # for messages
     key: str  # changes when the file does
     folder: str  # files/pNN/p<subject>
-    folder_key: str  # tree: the folder's mtime; zip: ''
     load: Callable[[], bytes]
-
-
-@dataclass(frozen=True)
-class KnownFolder:
-    """A tree folder unchanged since the last build: its entries are not listed again."""
-
-    folder: str
-    folder_key: str
+    problem: str | None = None  # why the file must not be opened (tree only)
 
 
 def parse_report_path(path: str) -> tuple[int, int] | str:
@@ -107,26 +103,34 @@ def list_groups(source: ReportSource) -> tuple[list[str], list[str]]:
 
 
 def group_fingerprint(source: ReportSource, group: str) -> str:
-    """Cheap: the mtimes of a tree group's patient folders (reports added, removed or
-    renamed change them); for a zip, the archive's size and mtime."""
+    """The identity of every file of a tree group (one stat per file, nothing read); for
+    a zip, the archive's identity."""
     if source.kind == "zip":
-        stat = source.location.stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
-    parts = [
-        f"{entry.name}:{entry.stat().st_mtime_ns}"
-        for entry in os.scandir(source.location / "files" / group)
-    ]
+        return file_identity(source.location.stat())
+    parts = []
+    for patient in os.scandir(source.location / "files" / group):
+        if not patient.is_dir():
+            parts.append(f"{patient.name}:{_identity(patient)}")
+            continue
+        for entry in os.scandir(patient.path):
+            if not entry.is_dir():
+                parts.append(f"{patient.name}/{entry.name}:{_identity(entry)}")
     return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:16]
 
 
-def scan_group(
-    source: ReportSource, group: str, known_folders: dict[str, str]
-) -> Iterator[Entry | KnownFolder | str]:
-    """The group's entries in path order; KnownFolder for an unchanged tree folder
-    (`known_folders`: folder -> key of the last build); a where-string for anything
-    that is not a patient folder."""
+def _identity(entry: os.DirEntry) -> str:
+    """The identity of what the entry leads to (of the link itself when that is broken)."""
+    try:
+        return file_identity(entry.stat())
+    except OSError:
+        return "link:" + file_identity(entry.stat(follow_symlinks=False))
+
+
+def scan_group(source: ReportSource, group: str) -> Iterator[Entry | str]:
+    """The group's entries in path order; a where-string for anything that is not a
+    patient folder."""
     if source.kind == "tree":
-        yield from _scan_tree(source, group, known_folders)
+        yield from _scan_tree(source, group)
     else:
         yield from _scan_zip(source, group)
 
@@ -146,30 +150,40 @@ def _read_file(path: str) -> Callable[[], bytes]:
     return load
 
 
-def _scan_tree(
-    source: ReportSource, group: str, known_folders: dict[str, str]
-) -> Iterator[Entry | KnownFolder | str]:
+def _scan_tree(source: ReportSource, group: str) -> Iterator[Entry | str]:
+    root = source.location.resolve()
     for patient in sorted(os.scandir(source.location / "files" / group), key=lambda e: e.name):
         if not patient.is_dir():
             yield patient.path
             continue
         folder = f"files/{group}/{patient.name}"
-        folder_key = str(patient.stat().st_mtime_ns)
-        if known_folders.get(folder) == folder_key:
-            yield KnownFolder(folder, folder_key)
-            continue
         for entry in sorted(os.scandir(patient.path), key=lambda e: e.name):
             if entry.is_dir():
                 continue  # a study's image folder
-            stat = entry.stat()
             yield Entry(
                 path=f"{folder}/{entry.name}",
                 where=entry.path,
-                key=f"{stat.st_size}:{stat.st_mtime_ns}",
+                key=_identity(entry),
                 folder=folder,
-                folder_key=folder_key,
                 load=_read_file(entry.path),
+                problem=unsafe_file(entry, root),
             )
+
+
+def unsafe_file(entry: os.DirEntry, root: Path) -> str | None:
+    """Why a tree entry must not be opened: a symlink leading out of the source root (or
+    nowhere), or something other than a regular file; None for a file safe to read."""
+    if entry.is_symlink():
+        target = Path(os.path.realpath(entry.path))
+        if not target.is_relative_to(root):
+            return f"symlink to {target}, outside the source folder {root}"
+    try:
+        mode = entry.stat().st_mode
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, device or socket)"
+    return None
 
 
 # One open archive per process: opening parses the whole central directory.
@@ -214,7 +228,6 @@ def _scan_zip(source: ReportSource, group: str) -> Iterator[Entry]:
             where=source.where(name),
             key=f"{info.CRC}:{info.file_size}",
             folder=path.rsplit("/", 1)[0],
-            folder_key="",
             load=_read_member(archive, name),
         )
 

@@ -38,7 +38,6 @@ from cxr_sql.ingest.problems import DROPPED, Reject
 from cxr_sql.ingest.report_sources import (
     UNREADABLE_MEMBER,
     Entry,
-    KnownFolder,
     ReportSource,
     list_groups,
     parse_report_path,
@@ -102,7 +101,6 @@ INDEX_SCHEMA = pa.schema(
         ("where", pa.string()),
         ("key", pa.string()),
         ("folder", pa.string()),
-        ("folder_key", pa.string()),
         ("reject", pa.string()),  # why the file is not in the tables; NULL for reports
     ],
     metadata=VERSIONS,
@@ -237,12 +235,7 @@ class _Previous:
         self.index = (
             _read_parquet(index_path, INDEX_SCHEMA) if reusable else INDEX_SCHEMA.empty_table()
         )
-        rows = self.index.to_pylist()
-        self.by_path = {row["path"]: row for row in rows}
-        self.by_folder: dict[str, list[dict]] = {}
-        for row in rows:
-            self.by_folder.setdefault(row["folder"], []).append(row)
-        self.folder_keys = {row["folder"]: row["folder_key"] for row in rows if row["folder_key"]}
+        self.by_path = {row["path"]: row for row in self.index.to_pylist()}
 
     def reused_tables(self, paths: list[str]) -> dict[str, pa.Table]:
         """The previous rows of the reports at these paths, in every table."""
@@ -275,17 +268,13 @@ def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
             reused.append(row["path"])
 
     fresh_paths: set[str] = set()
-    for item in scan_group(source, group, previous.folder_keys):
+    for item in scan_group(source, group):
         if isinstance(item, str):
             result.rejects.append(Reject(item, None, "not a patient folder", DROPPED))
             continue
-        if isinstance(item, KnownFolder):
-            for row in previous.by_folder[item.folder]:
-                note(row)
-            continue
         known = previous.by_path.get(item.path)
         if known is not None and known["key"] == item.key:
-            note(known | {"folder_key": item.folder_key, "where": item.where})
+            note(known | {"where": item.where})
             continue
         note(_read_entry(item, fresh, fresh_paths))
         result.n_read += 1
@@ -317,16 +306,17 @@ def _read_entry(item: Entry, fresh: _NewRows, fresh_paths: set[str]) -> dict:
         "where": item.where,
         "key": item.key,
         "folder": item.folder,
-        "folder_key": item.folder_key,
         "reject": None,
     }
     ids = parse_report_path(item.path)
     if isinstance(ids, str):
         return row | {"reject": ids}
+    if item.problem is not None:
+        return row | {"reject": item.problem}
     try:
         data = item.load()
     except UNREADABLE_MEMBER as error:
-        return row | {"reject": f"unreadable zip member ({error})"}
+        return row | {"reject": f"unreadable ({error})"}
     fresh.add(ids[0], ids[1], item.path, data)
     fresh_paths.add(item.path)
     return row

@@ -28,6 +28,7 @@ class RowsResult:
 
     rows: pl.DataFrame
     rejects: list[Reject]
+    file: str = ""  # the file read
 
 
 def _format_failures(columns: list[str]) -> list[pl.Expr]:
@@ -76,7 +77,7 @@ def validate_rows(
         for line, reason in bad.select(LINE, "reason").iter_rows()
     ]
     good = checked.filter(pl.col("reason").is_null()).drop("reason")
-    return RowsResult(_typed(good), rejects)
+    return RowsResult(_typed(good), rejects, file)
 
 
 def _typed(frame: pl.DataFrame) -> pl.DataFrame:
