@@ -24,6 +24,7 @@ from concepts_bench import concept_steps
 from dicom_bench import dicom_steps
 from measure import measure, run
 from reports_bench import GOALS, reports_steps
+from source_bench import chartevents_steps, noop_with_images_steps
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -68,6 +69,7 @@ DERIVED_VIEWS = (
 )  # fmt: skip
 NEW_REPORTS = 1000
 DICOM_SAMPLE = {"full": 1300, "small": 60}  # subjects: about 7,500 and 350 images
+CHARTEVENTS_ROWS = {"full": 40_000_000, "small": 2_000_000}
 
 
 def sources_for(scale: str, work: Path) -> Path:
@@ -198,6 +200,9 @@ def main() -> None:
         skipped.append(
             "reports: MIMIC_CODE_DIR not set; mimic-code's create_section_files.py skipped"
         )
+    chartevents = CHARTEVENTS_ROWS.get(args.scale, 2_000_000)
+    results += chartevents_steps(args.work, chartevents, min(args.repeats, 2))
+    results += noop_with_images_steps(sources, args.work, args.repeats)
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -214,6 +219,10 @@ def main() -> None:
     print(f"{'step':72} {'wall s':>7} {'cpu s':>7} {'MB':>7} {'rows/s':>10}")
     for r in results:
         extra = f"  {r['bytes_read']:,} of {r['file_size']:,} bytes" if "bytes_read" in r else ""
+        if "ratio_to_duckdb_copy" in r:
+            extra += f"  {r['ratio_to_duckdb_copy']}x DuckDB's COPY"
+        if "share_of_duckdb_copy" in r:
+            extra += f"  {r['share_of_duckdb_copy']}x of DuckDB's COPY"
         print(
             f"{r['step']:72} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} "
             f"{r['rows_per_s']:10,}{extra}"

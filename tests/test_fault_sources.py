@@ -65,22 +65,8 @@ DAMAGE: dict[str, Callable[[bytes, bytes], bytes]] = {  # (compressed, content) 
 
 def counts(warehouse: Path) -> dict[str, int]:
     """Row counts of the published tables, read by the real DuckDB CLI."""
-    sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
-    done = subprocess.run(
-        [
-            duckdb_cli(),
-            "-readonly",
-            "-csv",
-            "-noheader",
-            str(warehouse / "mimic.duckdb"),
-            "-c",
-            sql,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {line.split(",")[0]: int(line.split(",")[1]) for line in done.stdout.split()}
+    sql = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in TABLES)
+    return dict(published(warehouse, sql))
 
 
 def build(sources: Path, warehouse: Path, *extra: str, cwd: Path | None = None):

@@ -152,11 +152,16 @@ def _read_file(path: str) -> Callable[[], bytes]:
 
 def _scan_tree(source: ReportSource, group: str) -> Iterator[Entry | str]:
     root = source.location.resolve()
-    for patient in sorted(os.scandir(source.location / "files" / group), key=lambda e: e.name):
+    group_folder = source.location / "files" / group
+    outside = _leaves_root(str(group_folder), root)
+    for patient in sorted(os.scandir(group_folder), key=lambda e: e.name):
         if not patient.is_dir():
             yield patient.path
             continue
         folder = f"files/{group}/{patient.name}"
+        folder_outside = outside or (
+            _leaves_root(patient.path, root) if patient.is_symlink() else None
+        )
         for entry in sorted(os.scandir(patient.path), key=lambda e: e.name):
             if entry.is_dir():
                 continue  # a study's image folder
@@ -166,17 +171,23 @@ def _scan_tree(source: ReportSource, group: str) -> Iterator[Entry | str]:
                 key=_identity(entry),
                 folder=folder,
                 load=_read_file(entry.path),
-                problem=unsafe_file(entry, root),
+                problem=folder_outside or unsafe_file(entry, root),
             )
+
+
+def _leaves_root(path: str, root: Path) -> str | None:
+    """Why a path (through its symlinks) is outside the source root; None when inside."""
+    target = Path(os.path.realpath(path))
+    if target.is_relative_to(root):
+        return None
+    return f"symlink to {target}, outside the source folder {root}"
 
 
 def unsafe_file(entry: os.DirEntry, root: Path) -> str | None:
     """Why a tree entry must not be opened: a symlink leading out of the source root (or
     nowhere), or something other than a regular file; None for a file safe to read."""
-    if entry.is_symlink():
-        target = Path(os.path.realpath(entry.path))
-        if not target.is_relative_to(root):
-            return f"symlink to {target}, outside the source folder {root}"
+    if entry.is_symlink() and (outside := _leaves_root(entry.path, root)):
+        return outside
     try:
         mode = entry.stat().st_mode
     except OSError as error:
