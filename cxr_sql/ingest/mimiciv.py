@@ -16,6 +16,7 @@ module as it was, never half a schema.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zlib
 from dataclasses import dataclass, field
@@ -48,10 +49,11 @@ class ModuleResult:
 
 
 def table_file(folder: Path, table: str) -> Path | None:
-    """Whether the table has a file: `<table>.csv.gz` or `<table>.csv` (the build then
-    refuses both at once, see build_module), None when neither is."""
+    """Whether the table has a file: `<table>.csv.gz` or `<table>.csv`, None when neither
+    is. Anything of that name counts: the build then refuses both at once and anything
+    but a regular file (see build_module), rather than taking the table as gone."""
     for name in (f"{table}.csv.gz", f"{table}.csv"):
-        if (folder / name).is_file():
+        if os.path.lexists(folder / name):
             return folder / name
     return None
 
