@@ -69,7 +69,7 @@ DERIVED_VIEWS = (
 )  # fmt: skip
 NEW_REPORTS = 1000
 DICOM_SAMPLE = {"full": 1300, "small": 60}  # subjects: about 7,500 and 350 images
-CHARTEVENTS_ROWS = {"full": 40_000_000, "small": 2_000_000}
+CHARTEVENTS_ROWS = {"full": 40_000_000, "small": 200_000}
 
 
 def sources_for(scale: str, work: Path) -> Path:
@@ -200,7 +200,7 @@ def main() -> None:
         skipped.append(
             "reports: MIMIC_CODE_DIR not set; mimic-code's create_section_files.py skipped"
         )
-    chartevents = CHARTEVENTS_ROWS.get(args.scale, 2_000_000)
+    chartevents = CHARTEVENTS_ROWS.get(args.scale, 200_000)
     results += chartevents_steps(args.work, chartevents, min(args.repeats, 2))
     results += noop_with_images_steps(sources, args.work, args.repeats)
     machine = {
