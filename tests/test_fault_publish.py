@@ -27,9 +27,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from cxr_sql.build import BuildOptions, run_build
+from cxr_sql.catalog import write_scratch_catalog
+from cxr_sql.publish import start_generation
 from cxr_sql.warehouse import relink
 from tests.helpers import VENV_BIN, cli_value, run_cli
 
@@ -361,3 +365,23 @@ def test_every_schema_has_a_rejects_view(built: Path) -> None:
     assert {"mimic_cxr", "mimiciv_hosp", "mimiciv_3_1_icu", "mimic_cxr_derived"} <= set(schemas)
     for schema in schemas:
         assert cli_value(built, f"SELECT count(*) FROM {schema}._rejects") == "0", schema
+
+
+def test_a_view_that_fails_over_produced_data_stops_the_catalog(
+    setup: tuple[Path, Path, str, str],
+) -> None:
+    """A view that cannot be created over the data the build produced (here the split's
+    Parquet lost a column) is an error, not a catalog quietly without the view; the
+    published catalog stays as it was and no scratch file is left."""
+    _, warehouse, before, _ = setup
+    root = start_generation(warehouse, generation(warehouse))  # as a build does
+    part = root / "mimic_cxr" / "split" / "part-0.parquet"
+    damaged = pq.read_table(part).drop_columns(["split"])
+    part.unlink()  # a hard link to the published file: never written through
+    pq.write_table(damaged, part)
+    catalog = (warehouse / "mimic.duckdb").read_bytes()
+    with pytest.raises(duckdb.BinderException, match='"split" not found'):
+        write_scratch_catalog(warehouse, root)
+    assert (warehouse / "mimic.duckdb").read_bytes() == catalog
+    assert {p.name for p in warehouse.iterdir()} == PUBLISHED_FILES
+    assert cli_value(warehouse, ROWS) == before
