@@ -37,7 +37,7 @@ def test_bench_quick_runs_every_step(tmp_path: Path) -> None:
         "chartevents: the gzip check alone (CRC-32 and length, ISA-L)",
     ):
         assert expected in steps
-    assert any(step.startswith("build: no-op rebuild, every report and") for step in steps)
+    assert any(step.startswith("build: no-op's fingerprints, every report and") for step in steps)
     assert all(r["wall_s"] > 0 and r["rows"] > 0 for r in results["results"])
     assert results["machine"]["scale"] == "small"
     assert "build: no-op rebuild" in done.stdout
