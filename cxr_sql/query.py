@@ -23,6 +23,8 @@ from typing import IO
 
 import duckdb
 
+from cxr_sql.publish import owner_only
+
 FORMATS = ("table", "csv", "json", "parquet")
 DEFAULT_MAX_ROWS = 40
 NO_LIMIT = 1 << 30  # the box renderer's width limits, set beyond any result: nothing is cut
@@ -146,13 +148,13 @@ def _copy(
     cursor = con.cursor()  # another cursor: reading the batches needs the first one
     cursor.register(_RESULT_VIEW, reader)
     target = str(path).replace("'", "''")
-    previous = os.umask(0o077)
     try:
-        cursor.execute(
-            f"COPY (SELECT * FROM {_RESULT_VIEW}) TO '{target}' ({_COPY_OPTIONS[output_format]})"
-        )
+        with owner_only():
+            cursor.execute(
+                f"COPY (SELECT * FROM {_RESULT_VIEW}) TO '{target}' "
+                f"({_COPY_OPTIONS[output_format]})"
+            )
     finally:
-        os.umask(previous)
         cursor.close()
     os.chmod(path, 0o600)
 

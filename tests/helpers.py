@@ -14,6 +14,13 @@ from cxr_sql.synth.scale import parse_scale
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_DEMO = REPO / "cxr_sql" / "data" / "mimic-iv-demo-2.2"
 VENV_BIN = Path(sys.executable).parent
+# the columns of BigQuery's mimic_cxr.dicom_metadata_string a public query selects (issue 15)
+BIGQUERY_DICOM_COLUMNS = (
+    "ImageType", "DistanceSourceToDetector", "DistanceSourceToPatient", "Exposure",
+    "ExposureTime", "XRayTubeCurrent", "FieldOfViewRotation", "FieldOfViewOrigin",
+    "FieldOfViewHorizontalFlip", "BurnedInAnnotation", "RequestingService",
+    "DetectorPrimaryAngle", "DetectorElementPhysicalSize", "StudyID",
+)  # fmt: skip
 
 
 def synth(out: Path, scale: str = "tiny", **options) -> Path:

@@ -14,15 +14,7 @@ import duckdb
 import pytest
 from pydicom import dcmread
 
-from tests.helpers import run_cli, synth
-
-# the columns of BigQuery's mimic_cxr.dicom_metadata_string a public query selects (issue 15)
-SELECTED = (
-    "ImageType", "DistanceSourceToDetector", "DistanceSourceToPatient", "Exposure",
-    "ExposureTime", "XRayTubeCurrent", "FieldOfViewRotation", "FieldOfViewOrigin",
-    "FieldOfViewHorizontalFlip", "BurnedInAnnotation", "RequestingService",
-    "DetectorPrimaryAngle", "DetectorElementPhysicalSize", "StudyID",
-)  # fmt: skip
+from tests.helpers import BIGQUERY_DICOM_COLUMNS, run_cli, synth
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +77,7 @@ def test_string_table_has_the_selected_attributes_as_the_files_hold_them(
 ) -> None:
     warehouse = tmp_path / "warehouse"
     build(sources, sources / "mimic-cxr", warehouse)
-    columns = ", ".join(f'"{name}"' for name in SELECTED)
+    columns = ", ".join(f'"{name}"' for name in BIGQUERY_DICOM_COLUMNS)
     rows = query(warehouse, f"SELECT dicom, {columns} FROM mimic_cxr.dicom_metadata_string")
     records = {r["dicom_id"]: r["path"] for r in read_record_list(
         sources / "mimic-cxr" / "cxr-record-list.csv.gz"
@@ -93,7 +85,7 @@ def test_string_table_has_the_selected_attributes_as_the_files_hold_them(
     assert len(rows) == len(records)
     for dicom, *values in rows[:10]:
         ds = dcmread(sources / "mimic-cxr" / records[dicom], stop_before_pixels=True)
-        for name, value in zip(SELECTED, values, strict=True):
+        for name, value in zip(BIGQUERY_DICOM_COLUMNS, values, strict=True):
             element = ds[name].value
             expected = "\\".join(map(str, element)) if ds[name].VM > 1 else str(element)
             assert value == expected, (dicom, name)

@@ -37,20 +37,13 @@ from cxr_sql.ingest.dicom_values import parse_date, parse_datetime, parse_time
 from cxr_sql.mimic_ids import image_path
 from cxr_sql.synth.dicom_writer import dicom_dataset
 from cxr_sql.synth.imaging import Image
-from tests.helpers import REPO, synth
+from tests.helpers import BIGQUERY_DICOM_COLUMNS, REPO, synth
 
 DX_IMAGE = REPO.parent / "shared" / "data" / "dicom" / "dx_image.dcm"  # highdicom's, MIT
 RG1 = Path(get_testdata_file("RG1_UNCR.dcm"))
 JAPANESE = Path(get_charset_files("chrJapMulti.dcm")[0])
 KOREAN = Path(get_charset_files("chrKoreanMulti.dcm")[0])
 REAL = {"rg1": RG1, "dx": DX_IMAGE, "japanese": JAPANESE, "korean": KOREAN}
-# the columns of BigQuery's mimic_cxr.dicom_metadata_string a public query selects (issue 15)
-ISSUE_15_COLUMNS = (
-    "ImageType", "DistanceSourceToDetector", "DistanceSourceToPatient", "Exposure",
-    "ExposureTime", "XRayTubeCurrent", "FieldOfViewRotation", "FieldOfViewOrigin",
-    "FieldOfViewHorizontalFlip", "BurnedInAnnotation", "RequestingService",
-    "DetectorPrimaryAngle", "DetectorElementPhysicalSize", "StudyID",
-)  # fmt: skip
 BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 
 
@@ -676,7 +669,7 @@ def test_views_type_the_columns_and_hide_unreadable_files(tmp_path: Path) -> Non
     keywords = columns[1:-5]  # every standard top-level keyword of the header, in tag order
     in_header = {element.keyword for element in dcmread(DX_IMAGE, stop_before_pixels=True)}
     in_header -= {"", *(k for k in in_header if k.endswith("GroupLength"))}
-    always = {*ISSUE_15_COLUMNS, "TableType", *TEXT_FIELDS[:-4]}  # TableType: also selected
+    always = {*BIGQUERY_DICOM_COLUMNS, "TableType", *TEXT_FIELDS[:-4]}  # TableType: also selected
     assert set(keywords) == in_header | always
     assert keywords == sorted(keywords, key=tag_for_keyword)
     assert con.execute(
