@@ -21,6 +21,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,7 @@ INDEX_SCHEMA = pa.schema(
     ],
     metadata=VERSIONS,
 )
+_index_row = itemgetter(*INDEX_SCHEMA.names)  # an index row as a tuple in schema order
 INDEX = "_index"
 PROGRESS_EVERY = 2000  # files between updates of the shared counter
 
@@ -261,7 +263,7 @@ def section_group(source: ReportSource, group: str, out: Path) -> GroupResult:
     pending = 0
 
     def note(row: dict) -> None:
-        index.append(tuple(row[name] for name in INDEX_SCHEMA.names))
+        index.append(_index_row(row))
         if row["reject"] is not None:
             result.rejects.append(Reject(row["where"], None, row["reject"], DROPPED))
         elif row["path"] not in fresh_paths:
