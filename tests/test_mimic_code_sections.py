@@ -12,9 +12,11 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from cxr_sql.build import BuildOptions, run_build
+from cxr_sql.publish import data_root
 from tests.helpers import REPO, run_cli
 
 DATA = REPO / "tests" / "data" / "mimic_code"
@@ -143,3 +145,22 @@ def test_a_report_with_40000_headers_builds_and_is_counted(tmp_path: Path) -> No
     assert rows(warehouse, "SELECT findings FROM mimic_cxr.sectioned_mimic_code") == [
         ("Line 39999.",)
     ]
+
+
+def test_parts_of_another_sectioner_version_are_sectioned_again(tmp_path: Path) -> None:
+    """File-level reuse never keeps sections cut by another version of a sectioner."""
+    cxr = tmp_path / "mimic-cxr"
+    shutil.copytree(DATA / "handwritten", cxr)
+    write_lists(cxr)
+    warehouse = build_reports_only(cxr, tmp_path / "warehouse")
+    for index in (data_root(warehouse) / "mimic_cxr" / "reports" / "_index").glob("*.parquet"):
+        table = pq.read_table(index)
+        metadata = {**table.schema.metadata, b"sectioner_version": b"cxr-sql-sections/1"}
+        index.unlink()  # a hard link shared with nothing else here, replaced whole
+        pq.write_table(table.replace_schema_metadata(metadata), index)
+    new_report = cxr / "files" / "p10" / "p10000032" / "s50000199.txt"
+    new_report.write_text(" FINDINGS:  Clear.\n")  # something changed: the stage runs
+    report = run_build(BuildOptions(warehouse, cxr, jobs=2, dicom="no", show_progress=False))
+    assert report.exit_code == 0
+    (stage,) = [s for s in report.stages if s.name == "reports"]
+    assert f"{len(list(cxr.glob('files/p*/p*/s*.txt')))} files read, 0 reused" in stage.line()
