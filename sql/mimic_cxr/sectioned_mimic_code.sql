@@ -2,9 +2,9 @@
 -- (MIT-LCP mimic-code, mimic-iv-cxr/txt/create_section_files.py): for comparison with
 -- published work; the MIMIC-CXR-JPG labels were computed from this file.
 --   study           s<study_id>
---   impression, findings, last_paragraph, comparison
---                   the last section of that name as mimic-code cuts and names it,
---                   stripped; '' where it writes an empty string, NULL where it finds none
+--   impression, findings, last_paragraph, comparison  the last section of that name as
+--                   mimic-code cuts and names it, stripped; '' where it writes an empty
+--                   string, NULL where it finds none
 -- Rows in its order (group, subject, then study). The studies its per-study rules
 -- (custom_section_names, custom_indices) special-case are left out, as it leaves them out.
 -- `cxr-sql export sectioned-csv` writes this view as the CSV itself.
