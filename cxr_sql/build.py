@@ -479,7 +479,7 @@ class _Build:
         ):
             patterns = (f"hosp/{release}", f"icu/{release}", "ed/*", "note/*")
             parts = [p for pattern in patterns for p in published.glob(f"{pattern}/*/*.parquet")]
-            inputs.append(files_fingerprint(parts))
+            inputs.append(files_fingerprint(parts, ctime=False))
         print_ = text_fingerprint(CODE_VERSION, release, concepts_print, code_digest(), *inputs)
         return Stage(f"concepts {release or ''}".strip(), print_, self.concepts(folder, release))
 

@@ -8,12 +8,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def files_fingerprint(files: Iterable[Path]) -> str:
+def files_fingerprint(files: Iterable[Path], *, ctime: bool = True) -> str:
     """Names and identities of the files (size, mtime, ctime, inode: what a rewrite in place
-    or a copy with `cp -p` changes); no content is read, no folder name taken in."""
+    or a copy with `cp -p` changes); no content is read, no folder name taken in.
+
+    ctime=False for the warehouse's own Parquet: hard-linking a part into a new generation
+    changes its ctime, never its content."""
     digest = hashlib.sha256()
     for path in sorted(files):
-        digest.update(f"{path.name}\0{file_identity(path.stat())}\n".encode())
+        stat = path.stat()
+        identity = file_identity(stat) if ctime else f"{stat.st_size}:{stat.st_mtime_ns}"
+        digest.update(f"{path.name}\0{identity}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -147,7 +147,7 @@ class _Run:
             for table, table_folder in _parquet_folders(folder).items():
                 self._view(schema, table, table_folder)
                 parts = sorted(table_folder.glob("*.parquet"))
-                self.tables[f"{schema}.{table}"] = files_fingerprint(parts)
+                self.tables[f"{schema}.{table}"] = files_fingerprint(parts, ctime=False)
         self.con.execute("CREATE SCHEMA mimiciv_derived")
         self.outcomes: dict[str, Outcome] = {}
 
