@@ -10,10 +10,11 @@ its target and renamed over it, readable by its owner only (it holds report text
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import duckdb
+
+from cxr_sql import owner_only
 
 SECTIONED_COLUMNS = ("study", "impression", "findings", "last_paragraph", "comparison")
 _BATCH = 10_000
@@ -24,17 +25,11 @@ def write_sectioned_csv(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     result = con.execute(
         f"SELECT {', '.join(SECTIONED_COLUMNS)} FROM mimic_cxr.sectioned_mimic_code"
     )
-    scratch = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     n_rows = 0
-    try:
-        with open(descriptor, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(SECTIONED_COLUMNS)
-            while rows := result.fetchmany(_BATCH):
-                writer.writerows(rows)
-                n_rows += len(rows)
-        os.replace(scratch, out)
-    finally:
-        scratch.unlink(missing_ok=True)
+    with owner_only.open_text(out, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SECTIONED_COLUMNS)
+        while rows := result.fetchmany(_BATCH):
+            writer.writerows(rows)
+            n_rows += len(rows)
     return n_rows

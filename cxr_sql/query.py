@@ -23,6 +23,7 @@ from typing import IO
 
 import duckdb
 
+from cxr_sql.owner_only import open_text, replaced
 from cxr_sql.publish import owner_only
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -165,20 +166,16 @@ def _copy_to_file(
     output_format: str,
     out: Path,
 ) -> None:
-    scratch = _scratch_path(out)
-    try:
+    _check_out(out)
+    with replaced(out) as scratch:
         _copy(con, relation, output_format, scratch)
-        os.replace(scratch, out)
-    finally:
-        scratch.unlink(missing_ok=True)
 
 
-def _scratch_path(out: Path) -> Path:
+def _check_out(out: Path) -> None:
     if out.is_dir():
         raise QueryError(f"--out {out}: is a folder; give a file name")
     if not out.parent.is_dir():
         raise QueryError(f"--out {out}: no such folder {out.parent}")
-    return out.with_name(f".{out.name}.{os.getpid()}.tmp")
 
 
 @contextlib.contextmanager
@@ -187,14 +184,9 @@ def _text_target(out: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
     if out is None:
         yield stdout
         return
-    scratch = _scratch_path(out)
-    try:
-        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(descriptor, "w", encoding="utf-8") as target:
-            yield target
-        os.replace(scratch, out)
-    finally:
-        scratch.unlink(missing_ok=True)
+    _check_out(out)
+    with open_text(out) as target:
+        yield target
 
 
 def read_sql(positional: str | None, file: Path | None, stdin: IO[str]) -> str:
