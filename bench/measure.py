@@ -9,10 +9,17 @@ import time
 
 
 def run(argv: list[str], shell: bool = False) -> dict[str, float]:
-    """Wall seconds, CPU seconds and peak resident memory of one run of argv (wait4)."""
+    """Wall seconds, CPU seconds and peak resident memory of one run of argv (wait4).
+
+    MIMIC_CODE_DIR is left out of the step's environment: `cxr-sql build` would take it
+    for --concepts, so a step that wants the concepts says --concepts itself.
+    """
+    environment = {k: v for k, v in os.environ.items() if k != "MIMIC_CODE_DIR"}
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, shell=shell, stdout=subprocess.DEVNULL, stderr=errors)
+        process = subprocess.Popen(
+            argv, shell=shell, stdout=subprocess.DEVNULL, stderr=errors, env=environment
+        )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         if status != 0:

@@ -41,8 +41,7 @@ def reports_steps(
     warehouse = shlex.quote(str(scratch / "reports-warehouse"))
     build = measure(
         "reports: cxr-sql build --mimic-cxr --dicom no, from nothing",
-        # MIMIC_CODE_DIR unset: the build would take it for --concepts
-        [f"rm -rf {warehouse} && env -u MIMIC_CODE_DIR {shlex.quote(cxr_sql)} build --quiet "
+        [f"rm -rf {warehouse} && {shlex.quote(cxr_sql)} build --quiet "
          f"--warehouse {warehouse} "
          f"--mimic-cxr {shlex.quote(str(cxr))} --dicom no"],
         n_reports, repeats, shell=True,

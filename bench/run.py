@@ -200,9 +200,10 @@ def main() -> None:
         skipped.append(
             "reports: MIMIC_CODE_DIR not set; mimic-code's create_section_files.py skipped"
         )
-    chartevents = CHARTEVENTS_ROWS.get(args.scale, 200_000)
-    results += chartevents_steps(args.work, chartevents, min(args.repeats, 2))
-    results += noop_with_images_steps(sources, args.work, args.repeats)
+    if not args.only_reports:
+        chartevents = CHARTEVENTS_ROWS.get(args.scale, 200_000)
+        results += chartevents_steps(args.work, chartevents, min(args.repeats, 2))
+        results += noop_with_images_steps(sources, args.work, args.repeats)
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
